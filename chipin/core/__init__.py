@@ -1,0 +1,1 @@
+"""The ledger domain: money, splits, entries, balances and settle-up. Pure Python."""
