@@ -1,0 +1,356 @@
+"""The ``chipin`` command. Every command that prints data has a ``--json`` form with stable keys;
+amounts in JSON are decimal strings in the currency's minor units ("20.00", "3000", "1.250")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from sqlalchemy import Engine
+
+from chipin.core import services
+from chipin.core.balances import convert_balances
+from chipin.core.commands import ImportLedger
+from chipin.core.errors import ChipinError
+from chipin.core.ledger_doc import LedgerDoc, Problem, parse_ledger
+from chipin.core.money import format_minor, normalize_currency
+from chipin.core.splitwise import parse_splitwise_csv
+from chipin.settings import Settings
+from chipin.store.db import make_engine
+from chipin.store.migrate import current_revision, upgrade
+from chipin.store.uow import SqlUnitOfWork
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON with stable keys.")]
+GroupArg = Annotated[str, typer.Argument(help="The group's name.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"chipin: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def emit(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def open_engine(*, migrate_empty: bool = True) -> Iterator[Engine]:
+    """The engine for DATABASE_URL. An empty database is migrated on first use; one that is
+    behind the code is refused with the command that fixes it."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        if migrate_empty:
+            from chipin.store.migrate import head_revision
+
+            revision = current_revision(engine)
+            if revision is None:
+                upgrade(engine)
+            elif revision != head_revision():
+                fail("the database schema is out of date; run `chipin db upgrade`")
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def uow(engine: Engine, *, readonly: bool = False) -> SqlUnitOfWork:
+    return SqlUnitOfWork(engine, readonly=readonly)
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    try:
+        yield
+    except ChipinError as exc:
+        fail(str(exc))
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply the migrations up to REVISION (default: the latest)."""
+    with open_engine(migrate_empty=False) as engine:
+        upgrade(engine, revision)
+        typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision."""
+    with open_engine(migrate_empty=False) as engine:
+        typer.echo(current_revision(engine) or "empty")
+
+
+@app.command("check")
+def check(
+    group: Annotated[str | None, typer.Argument(help="One group; default: all.")] = None,
+    repair: Annotated[bool, typer.Option(help="Rebuild the totals from the entries.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute every balance from the entries and compare it with the running totals."""
+    with open_engine() as engine, domain_errors():
+        with uow(engine, readonly=True) as u:
+            groups = [g for g in u.ledger.groups() if group is None or g.name.casefold() == group.casefold()]
+        if group is not None and not groups:
+            fail(f"no group named {group!r}")
+        report = {}
+        for g in groups:
+            problems = services.check_balances(uow(engine), g.id)
+            if problems and repair:
+                with uow(engine) as u:
+                    u.ledger.rebuild_balances(g.id)
+                    u.commit()
+            report[g.name] = problems
+    bad = {name: p for name, p in report.items() if p}
+    if as_json:
+        emit({"ok": not bad, "groups": report, "repaired": bool(bad) and repair})
+    else:
+        for name, problems in report.items():
+            typer.echo(f"{name}: {'ok' if not problems else '; '.join(problems)}")
+    if bad and not repair:
+        raise typer.Exit(1)
+
+
+# -- groups ------------------------------------------------------------------------------------
+
+
+@app.command("groups")
+def list_groups(as_json: JsonOpt = False) -> None:
+    """List the groups."""
+    with open_engine() as engine, uow(engine, readonly=True) as u:
+        rows = [
+            {"name": g.name, "currency": g.currency, "timezone": g.timezone,
+             "members": [m.name for m in u.ledger.members(g.id)]}
+            for g in u.ledger.groups()
+        ]
+    if as_json:
+        emit({"groups": rows})
+    else:
+        for r in rows:
+            typer.echo(f"{r['name']} ({r['currency']}, {r['timezone']}): {', '.join(r['members'])}")
+
+
+@app.command("rate")
+def set_rate(group: GroupArg, currency: str, rate: str) -> None:
+    """Set how much one unit of CURRENCY is worth in the group's currency (for `balances --in`)."""
+    with open_engine() as engine, domain_errors():
+        g = services.find_group(uow(engine), group)
+        try:
+            value = Decimal(rate)
+            if not value.is_finite() or value <= 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            fail(f"{rate!r} is not a positive rate")
+        with uow(engine) as u:
+            u.ledger.set_rate(g.id, normalize_currency(currency), value, services.utcnow())
+            u.commit()
+        typer.echo(f"1 {currency.upper()} = {rate} {g.currency} in {g.name}")
+
+
+# -- import / export ---------------------------------------------------------------------------
+
+
+def _print_problems(problems: list[Problem], as_json: bool) -> NoReturn:
+    if as_json:
+        emit({"ok": False, "problems": [{"where": p.where, "message": p.message} for p in problems]})
+    else:
+        typer.echo(f"chipin: nothing imported; {len(problems)} problem(s):", err=True)
+        for p in problems:
+            typer.echo(f"  {p}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    source: Annotated[str, typer.Option("--from", help="chipin (JSON) or splitwise (CSV)")] = "chipin",
+    group: Annotated[str | None, typer.Option(help="Group name (Splitwise CSV only).")] = None,
+    currency: Annotated[str | None, typer.Option(help="Group currency (Splitwise CSV only).")] = None,
+    timezone: Annotated[str, typer.Option(help="Group timezone (Splitwise CSV only).")] = "UTC",
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a ledger atomically: a file with any problem imports nothing and lists every problem.
+
+    Entry ids make a re-import idempotent; importing into an existing group adds to it."""
+    text = file.read_text(encoding="utf-8-sig")
+    doc: LedgerDoc | None
+    if source == "chipin":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            _print_problems([Problem(f"line {exc.lineno}", f"not valid JSON: {exc.msg}")], as_json)
+        doc, problems = parse_ledger(data)
+    elif source == "splitwise":
+        name = group or file.stem.split("_20")[0].replace("-", " ").strip() or file.stem
+        doc, problems = parse_splitwise_csv(text, group_name=name, timezone=timezone, currency=currency)
+    else:
+        fail(f"unknown --from {source!r}: use chipin or splitwise", 2)
+    if problems or doc is None:
+        _print_problems(problems, as_json)
+    with open_engine() as engine, domain_errors():
+        result = services.import_ledger(ImportLedger(doc), uow(engine))
+    if as_json:
+        emit({"ok": True, "group": result.group_name, "added": result.added,
+              "already_present": result.already_present, "members_added": list(result.members_added)})
+    else:
+        typer.echo(f"{result.group_name}: {result.added} entries added, "
+                   f"{result.already_present} already present")
+
+
+@app.command("export")
+def export(
+    group: GroupArg,
+    fmt: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Export a group's ledger (JSON round-trips through `chipin import`; CSV is Splitwise-shaped)."""
+    if fmt not in ("json", "csv"):
+        fail("--format must be json or csv", 2)
+    with open_engine() as engine, domain_errors():
+        g = services.find_group(uow(engine), group)
+        doc = services.export_ledger(uow(engine, readonly=True), g.id)
+    text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n" if fmt == "json" else _csv(doc)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _csv(doc: dict[str, Any]) -> str:
+    """The Splitwise export layout: fixed columns, then each member's net effect of the row."""
+    parsed, problems = parse_ledger(doc)
+    assert parsed is not None, problems
+    members = list(parsed.members)
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["Date", "Description", "Category", "Cost", "Currency", *members])
+    totals: dict[str, dict[str, int]] = {}
+    for _, entry in parsed.entries:
+        effects = entry.effects()
+        is_payment = not hasattr(entry, "split")
+        description = (entry.notes or "Payment") if is_payment else getattr(entry, "description", "")
+        category = "Payment" if is_payment else (getattr(entry, "category", None) or "General")
+        out.writerow([entry.date.isoformat(), description, category,
+                      format_minor(entry.amount, entry.currency), entry.currency,
+                      *(format_minor(effects.get(m, 0), entry.currency) for m in members)])
+        for m, d in effects.items():
+            totals.setdefault(entry.currency, {}).setdefault(m, 0)
+            totals[entry.currency][m] += d
+    for currency, amounts in sorted(totals.items()):
+        out.writerow(["", "Total balance", "", "", currency,
+                      *(format_minor(amounts.get(m, 0), currency) for m in members)])
+    return buf.getvalue()
+
+
+# -- balances, settle, history -----------------------------------------------------------------
+
+
+@app.command("balances")
+def balances(
+    group: GroupArg,
+    in_currency: Annotated[str | None, typer.Option("--in", help="Convert at the group's rates.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Each member's balance per currency (positive: the group owes them)."""
+    with open_engine() as engine, domain_errors():
+        g = services.find_group(uow(engine), group)
+        by_currency = services.group_balances(uow(engine, readonly=True), g.id)
+        if in_currency:
+            target = normalize_currency(in_currency)
+            with uow(engine, readonly=True) as u:
+                rates = u.ledger.rates(g.id)
+            if target == g.currency:
+                rates = {**rates}
+            else:
+                # group rates are in the group's currency; re-base them on the target
+                base = rates.get(target)
+                if base is None:
+                    fail(f"no rate for {target}; set one with `chipin rate {g.name!r} {target} RATE`")
+                rates = {c: r / base for c, r in rates.items()} | {g.currency: 1 / base}
+            by_currency = {target: convert_balances(by_currency, rates, target)}
+    data = {c: {m: format_minor(a, c) for m, a in sorted(v.items())} for c, v in by_currency.items()}
+    if as_json:
+        emit({"group": g.name, "balances": data})
+        return
+    if not data:
+        typer.echo(f"{g.name}: everyone is settled up")
+    for currency, amounts in data.items():
+        typer.echo(f"{g.name} · {currency}")
+        for member, amount in amounts.items():
+            typer.echo(f"  {member:<20} {amount:>14}")
+
+
+@app.command("settle")
+def settle(group: GroupArg, as_json: JsonOpt = False) -> None:
+    """The fewest transfers that settle everyone up, per currency."""
+    with open_engine() as engine, domain_errors():
+        g = services.find_group(uow(engine), group)
+        plans = services.settle_up(uow(engine), g.id)
+    data = {
+        c: [{"from": t.debtor, "to": t.creditor, "amount": format_minor(t.amount, c)} for t in plan]
+        for c, plan in plans.items()
+    }
+    if as_json:
+        emit({"group": g.name, "transfers": data})
+        return
+    if not any(data.values()):
+        typer.echo(f"{g.name}: everyone is settled up")
+    for currency, transfers in data.items():
+        for tr in transfers:
+            typer.echo(f"{tr['from']} pays {tr['to']} {tr['amount']} {currency}")
+
+
+@app.command("history")
+def history(
+    group: GroupArg,
+    member: Annotated[str, typer.Option("--member", "-m", help="Whose passbook.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A member's passbook: every entry that touched them, with a running balance."""
+    with open_engine() as engine, domain_errors():
+        g = services.find_group(uow(engine), group)
+        lines = services.history(uow(engine, readonly=True), g.id, member)
+        member = services.member_name(uow(engine, readonly=True), g.id, member)
+    rows = [
+        {"id": ln.entry_id, "date": ln.date.isoformat(), "kind": ln.kind,
+         "description": ln.description, "currency": ln.currency,
+         "paid": format_minor(ln.paid, ln.currency), "share": format_minor(ln.share, ln.currency),
+         "delta": format_minor(ln.delta, ln.currency), "balance": format_minor(ln.balance, ln.currency)}
+        for ln in lines
+    ]
+    if as_json:
+        emit({"group": g.name, "member": member, "entries": rows})
+        return
+    for r in rows:
+        typer.echo(f"{r['date']}  {r['description'] or r['kind']:<28} {r['delta']:>12} "
+                   f"{r['currency']}  → {r['balance']:>12}")
+
+
+def _register_optional_commands() -> None:
+    """Commands whose modules live in other layers' packages (registered when present)."""
+    try:
+        from chipin.cli_parse import parse_command
+    except ImportError:  # pragma: no cover - during development only
+        return
+    app.command("parse")(parse_command)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    app()
