@@ -1,5 +1,7 @@
-"""The ``chipin`` command. Every command that prints data has a ``--json`` form with stable keys;
-amounts in JSON are decimal strings in the currency's minor units ("20.00", "3000", "1.250")."""
+"""Chipin, group expense sharing, from the terminal.
+
+Every command that prints data has a --json form with stable keys; amounts in JSON are decimal
+strings in the currency's minor units ("20.00", "3000", "1.250")."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from chipin.core.money import format_minor, normalize_currency
 from chipin.core.splitwise import parse_splitwise_csv
 from chipin.settings import Settings
 from chipin.store.db import make_engine
-from chipin.store.migrate import current_revision, upgrade
+from chipin.store.migrate import current_revision, head_revision, upgrade
 from chipin.store.uow import SqlUnitOfWork
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -45,21 +47,26 @@ def emit(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def require_schema(engine: Engine) -> None:
+    """An empty database is migrated on first use; one that is behind the code is refused with
+    the command that fixes it (migrating a shared production database is an operator's call)."""
+    revision = current_revision(engine)
+    if revision is None:
+        upgrade(engine)
+    elif revision != head_revision():
+        fail(
+            f"the database schema is at {revision}, the code needs {head_revision()}; "
+            "run `chipin db upgrade`"
+        )
+
+
 @contextmanager
 def open_engine(*, migrate_empty: bool = True) -> Iterator[Engine]:
-    """The engine for DATABASE_URL. An empty database is migrated on first use; one that is
-    behind the code is refused with the command that fixes it."""
-    settings = Settings()
-    engine = make_engine(settings.database_url)
+    """The engine for DATABASE_URL, disposed after the command."""
+    engine = make_engine(Settings().database_url)
     try:
         if migrate_empty:
-            from chipin.store.migrate import head_revision
-
-            revision = current_revision(engine)
-            if revision is None:
-                upgrade(engine)
-            elif revision != head_revision():
-                fail("the database schema is out of date; run `chipin db upgrade`")
+            require_schema(engine)
         yield engine
     finally:
         engine.dispose()
@@ -95,6 +102,25 @@ def db_current() -> None:
         typer.echo(current_revision(engine) or "empty")
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the Chipin web app (health, readiness and metrics today; channels as they land)."""
+    import uvicorn
+
+    from chipin.app import create_app
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        require_schema(engine)
+    finally:
+        engine.dispose()
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
 @app.command("check")
 def check(
     group: Annotated[str | None, typer.Argument(help="One group; default: all.")] = None,
@@ -104,7 +130,11 @@ def check(
     """Recompute every balance from the entries and compare it with the running totals."""
     with open_engine() as engine, domain_errors():
         with uow(engine, readonly=True) as u:
-            groups = [g for g in u.ledger.groups() if group is None or g.name.casefold() == group.casefold()]
+            groups = [
+                g
+                for g in u.ledger.groups()
+                if group is None or g.name.casefold() == group.casefold()
+            ]
         if group is not None and not groups:
             fail(f"no group named {group!r}")
         report = {}
@@ -133,8 +163,12 @@ def list_groups(as_json: JsonOpt = False) -> None:
     """List the groups."""
     with open_engine() as engine, uow(engine, readonly=True) as u:
         rows = [
-            {"name": g.name, "currency": g.currency, "timezone": g.timezone,
-             "members": [m.name for m in u.ledger.members(g.id)]}
+            {
+                "name": g.name,
+                "currency": g.currency,
+                "timezone": g.timezone,
+                "members": [m.name for m in u.ledger.members(g.id)],
+            }
             for g in u.ledger.groups()
         ]
     if as_json:
@@ -166,7 +200,9 @@ def set_rate(group: GroupArg, currency: str, rate: str) -> None:
 
 def _print_problems(problems: list[Problem], as_json: bool) -> NoReturn:
     if as_json:
-        emit({"ok": False, "problems": [{"where": p.where, "message": p.message} for p in problems]})
+        emit(
+            {"ok": False, "problems": [{"where": p.where, "message": p.message} for p in problems]}
+        )
     else:
         typer.echo(f"chipin: nothing imported; {len(problems)} problem(s):", err=True)
         for p in problems:
@@ -177,9 +213,13 @@ def _print_problems(problems: list[Problem], as_json: bool) -> NoReturn:
 @app.command("import")
 def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    source: Annotated[str, typer.Option("--from", help="chipin (JSON) or splitwise (CSV)")] = "chipin",
+    source: Annotated[
+        str, typer.Option("--from", help="chipin (JSON) or splitwise (CSV)")
+    ] = "chipin",
     group: Annotated[str | None, typer.Option(help="Group name (Splitwise CSV only).")] = None,
-    currency: Annotated[str | None, typer.Option(help="Group currency (Splitwise CSV only).")] = None,
+    currency: Annotated[
+        str | None, typer.Option(help="Group currency (Splitwise CSV only).")
+    ] = None,
     timezone: Annotated[str, typer.Option(help="Group timezone (Splitwise CSV only).")] = "UTC",
     as_json: JsonOpt = False,
 ) -> None:
@@ -190,13 +230,15 @@ def import_file(
     doc: LedgerDoc | None
     if source == "chipin":
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_float=Decimal)  # exact: 60.1 stays 60.1
         except json.JSONDecodeError as exc:
             _print_problems([Problem(f"line {exc.lineno}", f"not valid JSON: {exc.msg}")], as_json)
         doc, problems = parse_ledger(data)
     elif source == "splitwise":
         name = group or file.stem.split("_20")[0].replace("-", " ").strip() or file.stem
-        doc, problems = parse_splitwise_csv(text, group_name=name, timezone=timezone, currency=currency)
+        doc, problems = parse_splitwise_csv(
+            text, group_name=name, timezone=timezone, currency=currency
+        )
     else:
         fail(f"unknown --from {source!r}: use chipin or splitwise", 2)
     if problems or doc is None:
@@ -204,11 +246,20 @@ def import_file(
     with open_engine() as engine, domain_errors():
         result = services.import_ledger(ImportLedger(doc), uow(engine))
     if as_json:
-        emit({"ok": True, "group": result.group_name, "added": result.added,
-              "already_present": result.already_present, "members_added": list(result.members_added)})
+        emit(
+            {
+                "ok": True,
+                "group": result.group_name,
+                "added": result.added,
+                "already_present": result.already_present,
+                "members_added": list(result.members_added),
+            }
+        )
     else:
-        typer.echo(f"{result.group_name}: {result.added} entries added, "
-                   f"{result.already_present} already present")
+        typer.echo(
+            f"{result.group_name}: {result.added} entries added, "
+            f"{result.already_present} already present"
+        )
 
 
 @app.command("export")
@@ -217,7 +268,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
 ) -> None:
-    """Export a group's ledger (JSON round-trips through `chipin import`; CSV is Splitwise-shaped)."""
+    """Export a group's ledger (JSON round-trips through `chipin import`, CSV Splitwise-shaped)."""
     if fmt not in ("json", "csv"):
         fail("--format must be json or csv", 2)
     with open_engine() as engine, domain_errors():
@@ -242,17 +293,34 @@ def _csv(doc: dict[str, Any]) -> str:
     for _, entry in parsed.entries:
         effects = entry.effects()
         is_payment = not hasattr(entry, "split")
-        description = (entry.notes or "Payment") if is_payment else getattr(entry, "description", "")
+        description = (
+            (entry.notes or "Payment") if is_payment else getattr(entry, "description", "")
+        )
         category = "Payment" if is_payment else (getattr(entry, "category", None) or "General")
-        out.writerow([entry.date.isoformat(), description, category,
-                      format_minor(entry.amount, entry.currency), entry.currency,
-                      *(format_minor(effects.get(m, 0), entry.currency) for m in members)])
+        out.writerow(
+            [
+                entry.date.isoformat(),
+                description,
+                category,
+                format_minor(entry.amount, entry.currency),
+                entry.currency,
+                *(format_minor(effects.get(m, 0), entry.currency) for m in members),
+            ]
+        )
         for m, d in effects.items():
             totals.setdefault(entry.currency, {}).setdefault(m, 0)
             totals[entry.currency][m] += d
     for currency, amounts in sorted(totals.items()):
-        out.writerow(["", "Total balance", "", "", currency,
-                      *(format_minor(amounts.get(m, 0), currency) for m in members)])
+        out.writerow(
+            [
+                "",
+                "Total balance",
+                "",
+                "",
+                currency,
+                *(format_minor(amounts.get(m, 0), currency) for m in members),
+            ]
+        )
     return buf.getvalue()
 
 
@@ -262,7 +330,9 @@ def _csv(doc: dict[str, Any]) -> str:
 @app.command("balances")
 def balances(
     group: GroupArg,
-    in_currency: Annotated[str | None, typer.Option("--in", help="Convert at the group's rates.")] = None,
+    in_currency: Annotated[
+        str | None, typer.Option("--in", help="Convert at the group's rates.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Each member's balance per currency (positive: the group owes them)."""
@@ -279,10 +349,14 @@ def balances(
                 # group rates are in the group's currency; re-base them on the target
                 base = rates.get(target)
                 if base is None:
-                    fail(f"no rate for {target}; set one with `chipin rate {g.name!r} {target} RATE`")
+                    fail(
+                        f"no rate for {target}; set one with `chipin rate {g.name!r} {target} RATE`"
+                    )
                 rates = {c: r / base for c, r in rates.items()} | {g.currency: 1 / base}
             by_currency = {target: convert_balances(by_currency, rates, target)}
-    data = {c: {m: format_minor(a, c) for m, a in sorted(v.items())} for c, v in by_currency.items()}
+    data = {
+        c: {m: format_minor(a, c) for m, a in sorted(v.items())} for c, v in by_currency.items()
+    }
     if as_json:
         emit({"group": g.name, "balances": data})
         return
@@ -326,18 +400,27 @@ def history(
         lines = services.history(uow(engine, readonly=True), g.id, member)
         member = services.member_name(uow(engine, readonly=True), g.id, member)
     rows = [
-        {"id": ln.entry_id, "date": ln.date.isoformat(), "kind": ln.kind,
-         "description": ln.description, "currency": ln.currency,
-         "paid": format_minor(ln.paid, ln.currency), "share": format_minor(ln.share, ln.currency),
-         "delta": format_minor(ln.delta, ln.currency), "balance": format_minor(ln.balance, ln.currency)}
+        {
+            "id": ln.entry_id,
+            "date": ln.date.isoformat(),
+            "kind": ln.kind,
+            "description": ln.description,
+            "currency": ln.currency,
+            "paid": format_minor(ln.paid, ln.currency),
+            "share": format_minor(ln.share, ln.currency),
+            "delta": format_minor(ln.delta, ln.currency),
+            "balance": format_minor(ln.balance, ln.currency),
+        }
         for ln in lines
     ]
     if as_json:
         emit({"group": g.name, "member": member, "entries": rows})
         return
     for r in rows:
-        typer.echo(f"{r['date']}  {r['description'] or r['kind']:<28} {r['delta']:>12} "
-                   f"{r['currency']}  → {r['balance']:>12}")
+        typer.echo(
+            f"{r['date']}  {r['description'] or r['kind']:<28} {r['delta']:>12} "
+            f"{r['currency']}  → {r['balance']:>12}"
+        )
 
 
 def _register_optional_commands() -> None:

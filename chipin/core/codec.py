@@ -66,12 +66,20 @@ def split_to_json(split: Split, currency: str, *, minor: bool = False) -> dict[s
         case SharesSplit(shares=pairs):
             return {"type": "shares", "shares": {m: _dec(s) for m, s in pairs}}
         case AdjustmentSplit(members=ms, adjustments=adj):
-            return {"type": "adjustment", "members": list(ms), "adjustments": {m: amt(a) for m, a in adj}}
+            return {
+                "type": "adjustment",
+                "members": list(ms),
+                "adjustments": {m: amt(a) for m, a in adj},
+            }
         case ItemsSplit(items=items, extra=extra):
             return {
                 "type": "items",
                 "items": [
-                    {"description": i.description, "amount": amt(i.amount), "members": list(i.members)}
+                    {
+                        "description": i.description,
+                        "amount": amt(i.amount),
+                        "members": list(i.members),
+                    }
                     for i in items
                 ],
                 "extra": amt(extra),
@@ -82,7 +90,7 @@ def split_to_json(split: Split, currency: str, *, minor: bool = False) -> dict[s
 def split_from_json(obj: Any, currency: str, *, minor: bool = False) -> Split:
     """Parse a split object; raises :class:`InvalidSplit` with a message naming what is wrong."""
     if not isinstance(obj, Mapping):
-        raise InvalidSplit("split must be an object with a \"type\"")
+        raise InvalidSplit('split must be an object with a "type"')
     kind = obj.get("type")
 
     def amount(value: Any, what: str) -> int:
@@ -90,8 +98,8 @@ def split_from_json(obj: Any, currency: str, *, minor: bool = False) -> Split:
             if isinstance(value, int) and not isinstance(value, bool):
                 return value
             raise InvalidSplit(f"{what} must be an integer number of minor units")
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise InvalidSplit(f"{what} must be a decimal string like \"20.00\"")
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise InvalidSplit(f'{what} must be a decimal string like "20.00"')
         try:
             return parse_minor(str(value), currency)
         except Exception as exc:
@@ -108,8 +116,8 @@ def split_from_json(obj: Any, currency: str, *, minor: bool = False) -> Split:
         return value
 
     def number(value: Any, what: str) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise InvalidSplit(f"{what} must be a decimal string like \"1.5\"")
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise InvalidSplit(f'{what} must be a decimal string like "1.5"')
         try:
             result = Decimal(str(value))
         except InvalidOperation:
@@ -141,7 +149,7 @@ def split_from_json(obj: Any, currency: str, *, minor: bool = False) -> Split:
         case "items":
             raw_items = obj.get("items")
             if not isinstance(raw_items, list) or not raw_items:
-                raise InvalidSplit("items split needs a non-empty \"items\" list")
+                raise InvalidSplit('items split needs a non-empty "items" list')
             items = []
             for n, raw in enumerate(raw_items, 1):
                 if not isinstance(raw, Mapping):

@@ -62,8 +62,14 @@ def entry_to_json(entry: Entry, entry_id: str | None) -> dict[str, Any]:
         out["paid_by"] = {m: format_minor(a, entry.currency) for m, a in entry.paid_by}
         out["split"] = split_to_json(entry.split, entry.currency)
     else:
-        out.update({"from": entry.debtor, "to": entry.creditor, "amount": amount,
-                    "currency": entry.currency})
+        out.update(
+            {
+                "from": entry.debtor,
+                "to": entry.creditor,
+                "amount": amount,
+                "currency": entry.currency,
+            }
+        )
         if entry.method:
             out["method"] = entry.method
     if entry.notes:
@@ -80,9 +86,12 @@ def ledger_to_json(
     entries: Iterable[tuple[str | None, Entry]],
     rates: Mapping[str, Decimal] | None = None,
 ) -> dict[str, Any]:
-    expenses, payments = [], []
+    expenses: list[dict[str, Any]] = []
+    payments: list[dict[str, Any]] = []
     for entry_id, entry in entries:
-        (expenses if isinstance(entry, Expense) else payments).append(entry_to_json(entry, entry_id))
+        (expenses if isinstance(entry, Expense) else payments).append(
+            entry_to_json(entry, entry_id)
+        )
     doc: dict[str, Any] = {
         "format": FORMAT,
         "group": {"name": group_name, "currency": currency, "timezone": timezone},
@@ -104,7 +113,9 @@ class _Reader:
     def fail(self, where: str, message: str) -> None:
         self.problems.append(Problem(where, message))
 
-    def text(self, obj: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    def text(
+        self, obj: Mapping[str, Any], key: str, where: str, *, required: bool = True
+    ) -> str | None:
         value = obj.get(key)
         if value is None:
             if required:
@@ -120,7 +131,8 @@ class _Reader:
         if raw is None:
             return None
         try:
-            return dt.date.fromisoformat(raw)
+            # a timestamp ("2026-11-20T19:30:00Z") is accepted for its calendar date
+            return dt.date.fromisoformat(raw[:10]) if len(raw) > 10 else dt.date.fromisoformat(raw)
         except ValueError:
             self.fail(where, f'"date" {raw!r} is not a date like 2026-11-20')
             return None
@@ -128,7 +140,9 @@ class _Reader:
     def currency(self, obj: Mapping[str, Any], where: str, default: str | None) -> str | None:
         raw = obj.get("currency", default)
         if not isinstance(raw, str):
-            self.fail(where, '"currency" is missing' if raw is None else '"currency" must be a code')
+            self.fail(
+                where, '"currency" is missing' if raw is None else '"currency" must be a code'
+            )
             return None
         try:
             return normalize_currency(raw)
@@ -140,7 +154,9 @@ class _Reader:
         if raw is None:
             self.fail(where, f"{what} is missing")
             return None
-        if isinstance(raw, bool) or not isinstance(raw, str | int):
+        # JSON numbers are accepted when the file was decoded with parse_float=Decimal (exact);
+        # a binary float is refused: 0.1 + 0.2 is not 0.3 there.
+        if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
             self.fail(where, f'{what} must be a decimal string like "20.00"')
             return None
         try:
@@ -174,7 +190,9 @@ def parse_ledger(obj: Any) -> tuple[LedgerDoc | None, list[Problem]]:
                 ZoneInfo(tz)
                 timezone = tz
             except (ZoneInfoNotFoundError, ValueError):
-                r.fail("group", f"unknown timezone {tz!r} (expected an IANA name like Europe/Lisbon)")
+                r.fail(
+                    "group", f"unknown timezone {tz!r} (expected an IANA name like Europe/Lisbon)"
+                )
 
     canonical: dict[str, str] = {}
     raw_members = obj.get("members")
@@ -183,6 +201,8 @@ def parse_ledger(obj: Any) -> tuple[LedgerDoc | None, list[Problem]]:
         raw_members = []
     for i, m in enumerate(raw_members):
         where = f"members[{i}]"
+        if isinstance(m, str):  # a bare name is as clear as {"name": ...}
+            m = {"name": m}
         mname = r.text(m, "name", where) if isinstance(m, Mapping) else None
         if not isinstance(m, Mapping):
             r.fail(where, 'each member must be an object like {"name": "Ana"}')
@@ -202,7 +222,7 @@ def parse_ledger(obj: Any) -> tuple[LedgerDoc | None, list[Problem]]:
             return None
         found = canonical.get(" ".join(raw.split()).casefold())
         if found is None:
-            r.fail(where, f"{what} {raw!r} is not in \"members\"")
+            r.fail(where, f'{what} {raw!r} is not in "members"')
         return found
 
     seen_ids: dict[str, str] = {}
@@ -234,7 +254,7 @@ def parse_ledger(obj: Any) -> tuple[LedgerDoc | None, list[Problem]]:
             eid = entry_id(item, where)
             if eid is not None:
                 where = f'{where} (id "{eid}")'
-            entry = build(r, item, where, currency, member)
+            entry = build(r, item, where, currency, member, tuple(canonical.values()))
             if entry is not None:
                 entries.append((eid, entry))
 
@@ -255,14 +275,24 @@ def parse_ledger(obj: Any) -> tuple[LedgerDoc | None, list[Problem]]:
     if r.problems or name is None or currency is None:
         return None, r.problems
     doc = LedgerDoc(
-        group_name=" ".join(name.split()), currency=currency, timezone=timezone,
-        members=tuple(canonical.values()), entries=tuple(entries), rates=rates,
+        group_name=" ".join(name.split()),
+        currency=currency,
+        timezone=timezone,
+        members=tuple(canonical.values()),
+        entries=tuple(entries),
+        rates=rates,
     )
     return doc, []
 
 
-def _expense(r: _Reader, item: Mapping[str, Any], where: str, default_currency: str | None,
-             member: Any) -> Expense | None:
+def _expense(
+    r: _Reader,
+    item: Mapping[str, Any],
+    where: str,
+    default_currency: str | None,
+    member: Any,
+    all_members: Sequence[str] = (),
+) -> Expense | None:
     date = r.date(item, where)
     currency = r.currency(item, where, default_currency)
     description = r.text(item, "description", where, required=False) or ""
@@ -272,6 +302,8 @@ def _expense(r: _Reader, item: Mapping[str, Any], where: str, default_currency: 
         return None
     amount = r.amount(item.get("amount"), currency, where, '"amount"')
     paid_raw = item.get("paid_by")
+    if isinstance(paid_raw, str):  # "paid_by": "Ana" — one payer paid it all
+        paid_raw = {paid_raw: item.get("amount")}
     paid: list[tuple[str, int]] = []
     if not isinstance(paid_raw, Mapping) or not paid_raw:
         r.fail(where, '"paid_by" must be an object of member → amount')
@@ -281,8 +313,11 @@ def _expense(r: _Reader, item: Mapping[str, Any], where: str, default_currency: 
             value = r.amount(raw, currency, where, f"amount paid by {who}")
             if name is not None and value is not None:
                 paid.append((name, value))
+    raw_split = item.get("split")
+    if raw_split is None:  # no split given: shared equally by every member of the group
+        raw_split = {"type": "equal", "members": list(all_members)}
     try:
-        split = split_from_json(item.get("split"), currency)
+        split = split_from_json(raw_split, currency)
     except ChipinError as exc:
         r.fail(where, f"split: {exc}")
         return None
@@ -291,17 +326,28 @@ def _expense(r: _Reader, item: Mapping[str, Any], where: str, default_currency: 
         return None
     try:
         return Expense(
-            currency=currency, amount=amount, paid_by=tuple(paid),
-            split=rename_split(split, lambda m: names[m] or m), description=description,
-            date=date, category=category, notes=notes,
+            currency=currency,
+            amount=amount,
+            paid_by=tuple(paid),
+            split=rename_split(split, lambda m: names[m] or m),
+            description=description,
+            date=date,
+            category=category,
+            notes=notes,
         )
     except ChipinError as exc:
         r.fail(where, str(exc))
         return None
 
 
-def _payment(r: _Reader, item: Mapping[str, Any], where: str, default_currency: str | None,
-             member: Any) -> Payment | None:
+def _payment(
+    r: _Reader,
+    item: Mapping[str, Any],
+    where: str,
+    default_currency: str | None,
+    member: Any,
+    all_members: Sequence[str] = (),
+) -> Payment | None:
     date = r.date(item, where)
     currency = r.currency(item, where, default_currency)
     debtor = member(item.get("from"), where, '"from"')
@@ -318,8 +364,15 @@ def _payment(r: _Reader, item: Mapping[str, Any], where: str, default_currency: 
         return None
     assert date is not None and debtor is not None and creditor is not None and amount is not None
     try:
-        return Payment(currency=currency, amount=amount, debtor=debtor, creditor=creditor,
-                       date=date, notes=notes, method=method)
+        return Payment(
+            currency=currency,
+            amount=amount,
+            debtor=debtor,
+            creditor=creditor,
+            date=date,
+            notes=notes,
+            method=method,
+        )
     except ChipinError as exc:
         r.fail(where, str(exc))
         return None

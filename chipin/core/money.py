@@ -9,8 +9,8 @@ split in a chat.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from copy import copy
+from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache
@@ -71,7 +71,8 @@ def to_minor(amount: Decimal | int | str, currency: str) -> int:
     scaled = value.scaleb(exponent, context=_EXACT)
     if scaled != scaled.to_integral_value(context=_EXACT):
         raise InvalidAmount(
-            f"{amount} has more than {exponent} decimal places, which {currency.upper()} does not have"
+            f"{amount} has more than {exponent} decimal places, "
+            f"which {currency.upper()} does not have"
         )
     minor = int(scaled)
     if abs(minor) > MAX_MINOR:
@@ -88,7 +89,7 @@ def parse_minor(text: str, currency: str) -> int:
 
 
 def format_minor(minor: int, currency: str) -> str:
-    """Minor units as a plain decimal string with the currency's digits: "20.00", "3000", "1.250"."""
+    """Minor units as a decimal string in the currency's digits: "20.00", "3000", "1.250"."""
     exponent = currency_exponent(currency)
     sign = "-" if minor < 0 else ""
     digits = str(abs(minor))
@@ -143,7 +144,10 @@ class Money:
         pattern = copy(loc.currency_formats["standard"])
         exponent = currency_exponent(self.currency)
         pattern.frac_prec = (exponent, exponent)
-        return pattern.apply(self.to_decimal(), loc, currency=self.currency, currency_digits=False)
+        text: str = pattern.apply(
+            self.to_decimal(), loc, currency=self.currency, currency_digits=False
+        )
+        return text
 
     def _same(self, other: Money) -> None:
         if self.currency != other.currency:

@@ -1,4 +1,4 @@
-"""What the ledger stores, as the services see it: groups, members, stored entries, audit records."""
+"""What the ledger stores, as services see it: groups, members, stored entries, audit records."""
 
 from __future__ import annotations
 

@@ -55,8 +55,15 @@ def new_entry_id(kind: str) -> str:
 # -- groups and members ------------------------------------------------------------------------
 
 
-def create_group(uow: UnitOfWork, name: str, currency: str, timezone: str = "UTC", *,
-                 locale: str = "en_US", clock: Clock = utcnow) -> Group:
+def create_group(
+    uow: UnitOfWork,
+    name: str,
+    currency: str,
+    timezone: str = "UTC",
+    *,
+    locale: str = "en_US",
+    clock: Clock = utcnow,
+) -> Group:
     clean = " ".join(name.split())
     if not clean:
         raise ChipinError("a group needs a name")
@@ -80,8 +87,9 @@ def find_group(uow: UnitOfWork, name: str) -> Group:
     return group
 
 
-def add_members(uow: UnitOfWork, group_id: int, names: list[str], *, guest: bool = False,
-                clock: Clock = utcnow) -> list[Member]:
+def add_members(
+    uow: UnitOfWork, group_id: int, names: list[str], *, guest: bool = False, clock: Clock = utcnow
+) -> list[Member]:
     with uow:
         added = [uow.ledger.add_member(group_id, n, clock(), is_guest=guest) for n in names]
         uow.commit()
@@ -99,8 +107,14 @@ def _check_members(uow: UnitOfWork, group_id: int, entry: Entry) -> None:
 # -- entries -----------------------------------------------------------------------------------
 
 
-def _record(uow: UnitOfWork, group_id: int, entry: Entry, actor: str | None,
-            external_id: str | None, clock: Clock) -> EntryRecorded:
+def _record(
+    uow: UnitOfWork,
+    group_id: int,
+    entry: Entry,
+    actor: str | None,
+    external_id: str | None,
+    clock: Clock,
+) -> EntryRecorded:
     with uow:
         if external_id is not None:
             existing = uow.ledger.entry_by_external_id(group_id, external_id)
@@ -109,8 +123,12 @@ def _record(uow: UnitOfWork, group_id: int, entry: Entry, actor: str | None,
         _check_members(uow, group_id, entry)
         ext = external_id or new_entry_id("expense" if isinstance(entry, Expense) else "payment")
         now = clock()
-        entry_id = uow.ledger.add_entry(group_id, entry, external_id=ext, author=entry.author, now=now)
-        uow.ledger.add_audit(group_id, entry_id, "create", actor, now, None, entry_to_json(entry, ext))
+        entry_id = uow.ledger.add_entry(
+            group_id, entry, external_id=ext, author=entry.author, now=now
+        )
+        uow.ledger.add_audit(
+            group_id, entry_id, "create", actor, now, None, entry_to_json(entry, ext)
+        )
         uow.commit()
     return EntryRecorded(group_id, entry_id, entry.effects(), created=True)
 
@@ -134,7 +152,11 @@ def edit_entry(cmd: EditEntry, uow: UnitOfWork, clock: Clock = utcnow) -> EntryR
         now = clock()
         uow.ledger.replace_entry(cmd.group_id, cmd.entry_id, cmd.entry, now)
         uow.ledger.add_audit(
-            cmd.group_id, cmd.entry_id, "update", cmd.actor, now,
+            cmd.group_id,
+            cmd.entry_id,
+            "update",
+            cmd.actor,
+            now,
             entry_to_json(stored.entry, stored.external_id),
             entry_to_json(cmd.entry, stored.external_id),
         )
@@ -142,8 +164,9 @@ def edit_entry(cmd: EditEntry, uow: UnitOfWork, clock: Clock = utcnow) -> EntryR
     return EntryRecorded(cmd.group_id, cmd.entry_id, cmd.entry.effects(), created=True)
 
 
-def _set_deleted(uow: UnitOfWork, group_id: int, entry_id: int, actor: str | None, delete: bool,
-                 clock: Clock) -> EntryRecorded:
+def _set_deleted(
+    uow: UnitOfWork, group_id: int, entry_id: int, actor: str | None, delete: bool, clock: Clock
+) -> EntryRecorded:
     with uow:
         stored = uow.ledger.entry(group_id, entry_id)
         if stored is None:
@@ -155,8 +178,13 @@ def _set_deleted(uow: UnitOfWork, group_id: int, entry_id: int, actor: str | Non
         uow.ledger.set_deleted(group_id, entry_id, now if delete else None)
         snapshot = entry_to_json(stored.entry, stored.external_id)
         uow.ledger.add_audit(
-            group_id, entry_id, "delete" if delete else "restore", actor, now,
-            snapshot if delete else None, None if delete else snapshot,
+            group_id,
+            entry_id,
+            "delete" if delete else "restore",
+            actor,
+            now,
+            snapshot if delete else None,
+            None if delete else snapshot,
         )
         uow.commit()
     return EntryRecorded(group_id, entry_id, effects, created=True)
@@ -188,14 +216,17 @@ def check_balances(uow: UnitOfWork, group_id: int) -> list[str]:
         a, b = kept.get(currency, {}), fresh.get(currency, {})
         for member in sorted(set(a) | set(b)):
             if a.get(member, 0) != b.get(member, 0):
-                problems.append(f"{currency} {member}: kept {a.get(member, 0)}, recomputed {b.get(member, 0)}")
+                problems.append(
+                    f"{currency} {member}: kept {a.get(member, 0)}, recomputed {b.get(member, 0)}"
+                )
         if sum(b.values()) != 0:
             problems.append(f"{currency}: recomputed balances sum to {sum(b.values())}, not zero")
     return problems
 
 
-def settle_up(uow: UnitOfWork, group_id: int, *, remember: bool = True,
-              clock: Clock = utcnow) -> dict[str, list[Transfer]]:
+def settle_up(
+    uow: UnitOfWork, group_id: int, *, remember: bool = True, clock: Clock = utcnow
+) -> dict[str, list[Transfer]]:
     """The settle-up plan per currency. The plan shown is remembered, so recording one of its
     transfers leaves the other suggestions exactly as they were."""
     plans: dict[str, list[Transfer]] = {}
@@ -253,10 +284,13 @@ def import_ledger(cmd: ImportLedger, uow: UnitOfWork, clock: Clock = utcnow) -> 
             if external_id is not None and uow.ledger.entry_by_external_id(group.id, external_id):
                 skipped += 1
                 continue
-            ext = external_id or new_entry_id("expense" if isinstance(entry, Expense) else "payment")
+            ext = external_id or new_entry_id(
+                "expense" if isinstance(entry, Expense) else "payment"
+            )
             entry_id = uow.ledger.add_entry(group.id, entry, external_id=ext, author=None, now=now)
-            uow.ledger.add_audit(group.id, entry_id, "import", cmd.actor, now, None,
-                                 entry_to_json(entry, ext))
+            uow.ledger.add_audit(
+                group.id, entry_id, "import", cmd.actor, now, None, entry_to_json(entry, ext)
+            )
             added += 1
         for currency, rate in doc.rates.items():
             uow.ledger.set_rate(group.id, currency, rate, now)
@@ -272,5 +306,11 @@ def export_ledger(uow: UnitOfWork, group_id: int) -> dict[str, object]:
         stored = uow.ledger.entries(group_id, by_date=False)
         entries = [(s.external_id or str(s.id), s.entry) for s in stored]
         rates = uow.ledger.rates(group_id)
-    return ledger_to_json(group_name=group.name, currency=group.currency, timezone=group.timezone,
-                          members=members, entries=entries, rates=rates)
+    return ledger_to_json(
+        group_name=group.name,
+        currency=group.currency,
+        timezone=group.timezone,
+        members=members,
+        entries=entries,
+        rates=rates,
+    )

@@ -21,7 +21,9 @@ from chipin.core.money import allocate
 HUNDRED = Decimal(100)
 
 
-def _decimals(pairs: Iterable[tuple[str, Decimal | int | str]], what: str) -> tuple[tuple[str, Decimal], ...]:
+def _decimals(
+    pairs: Iterable[tuple[str, Decimal | int | str]], what: str
+) -> tuple[tuple[str, Decimal], ...]:
     """Weights as exact Decimals; floats are refused (0.1 is not a tenth in binary)."""
     out = []
     for member, raw in pairs:
@@ -191,7 +193,9 @@ def allocate_split(split: Split, total: int) -> dict[str, int]:
     raise InvalidSplit(f"unknown split {split!r}")  # pragma: no cover
 
 
-def _allocate_adjustment(members: tuple[str, ...], extra: dict[str, int], total: int) -> dict[str, int]:
+def _allocate_adjustment(
+    members: tuple[str, ...], extra: dict[str, int], total: int
+) -> dict[str, int]:
     sign = -1 if total < 0 else 1
     remaining = abs(total) - sum(extra.values())
     if remaining < 0:
@@ -211,7 +215,9 @@ def _allocate_items(items: tuple[Item, ...], extra: int, total: int) -> dict[str
     for item in items:
         if item.amount < 0:
             raise InvalidSplit(f"item {item.description!r} has a negative amount")
-        for m, part in zip(item.members, allocate(item.amount, [1] * len(item.members)), strict=True):
+        for m, part in zip(
+            item.members, allocate(item.amount, [1] * len(item.members)), strict=True
+        ):
             subtotal[m] = subtotal.get(m, 0) + part
     members = list(subtotal)
     if extra and sum(subtotal.values()) == 0:

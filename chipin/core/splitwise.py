@@ -29,8 +29,14 @@ def _amount(raw: str, currency: str) -> int:
     return parse_minor(text or "0", currency)
 
 
-def _expense_from_nets(nets: dict[str, int], cost: int, currency: str, date: dt.date,
-                       description: str, category: str | None) -> Expense:
+def _expense_from_nets(
+    nets: dict[str, int],
+    cost: int,
+    currency: str,
+    date: dt.date,
+    description: str,
+    category: str | None,
+) -> Expense:
     """An expense whose effects equal ``nets``: debtors owe their net; the creditors paid the
     cost and carry the rest of it as their own share, in proportion to what they are owed."""
     sign = -1 if cost < 0 else 1
@@ -50,31 +56,40 @@ def _expense_from_nets(nets: dict[str, int], cost: int, currency: str, date: dt.
         shares[m] = part
         paid[m] = nets[m] + part
     return Expense(
-        currency=currency, amount=sign * cost,
+        currency=currency,
+        amount=sign * cost,
         paid_by=tuple((m, sign * a) for m, a in paid.items()),
         split=ExactSplit(tuple((m, a) for m, a in shares.items())),
-        description=description, date=date, category=category,
+        description=description,
+        date=date,
+        category=category,
     )
 
 
-def parse_splitwise_csv(text: str, *, group_name: str, timezone: str = "UTC",
-                        currency: str | None = None) -> tuple[LedgerDoc | None, list[Problem]]:
+def parse_splitwise_csv(
+    text: str, *, group_name: str, timezone: str = "UTC", currency: str | None = None
+) -> tuple[LedgerDoc | None, list[Problem]]:
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         return None, [Problem("file", "the CSV is empty")]
     header = [h.strip() for h in rows[0]]
     if tuple(header[:5]) != FIXED or len(header) < 7:
-        return None, [Problem("line 1", "expected the Splitwise header: Date,Description,Category,"
-                                       "Cost,Currency, then one column per member")]
+        return None, [
+            Problem(
+                "line 1",
+                "expected the Splitwise header: Date,Description,Category,"
+                "Cost,Currency, then one column per member",
+            )
+        ]
     names = header[5:]
     problems: list[Problem] = []
     entries: list[tuple[str | None, Entry]] = []
     seen: Counter[str] = Counter()
     currencies: Counter[str] = Counter()
-    for lineno, row in enumerate(rows[1:], start=2):
+    for lineno, cells in enumerate(rows[1:], start=2):
         where = f"line {lineno}"
-        row = row + [""] * (len(header) - len(row))
+        row = cells + [""] * (len(header) - len(cells))
         if row[1].strip().casefold() == "total balance":
             continue
         try:
@@ -101,8 +116,14 @@ def parse_splitwise_csv(text: str, *, group_name: str, timezone: str = "UTC",
             entry: Entry
             if (category or "").casefold() == "payment" and len(nets) == 2:
                 (payer, a), (payee, _) = sorted(nets.items(), key=lambda kv: -kv[1])
-                entry = Payment(currency=code, amount=a, debtor=payer, creditor=payee, date=date,
-                                notes=description)
+                entry = Payment(
+                    currency=code,
+                    amount=a,
+                    debtor=payer,
+                    creditor=payee,
+                    date=date,
+                    notes=description,
+                )
             else:
                 entry = _expense_from_nets(nets, cost, code, date, description, category)
         except ChipinError as exc:
@@ -112,5 +133,10 @@ def parse_splitwise_csv(text: str, *, group_name: str, timezone: str = "UTC",
     if problems:
         return None, problems
     group_currency = currency or (currencies.most_common(1)[0][0] if currencies else "USD")
-    return LedgerDoc(group_name=group_name, currency=normalize_currency(group_currency),
-                     timezone=timezone, members=tuple(names), entries=tuple(entries)), []
+    return LedgerDoc(
+        group_name=group_name,
+        currency=normalize_currency(group_currency),
+        timezone=timezone,
+        members=tuple(names),
+        entries=tuple(entries),
+    ), []

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, CursorResult, and_, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -22,6 +22,12 @@ from chipin.core.ports import Balances
 from chipin.core.records import AuditRecord, Group, Member, StoredEntry
 from chipin.core.settle import Transfer
 from chipin.store import tables as t
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def name_key(name: str) -> str:
@@ -42,7 +48,9 @@ class SqlLedgerRepository:
         return Group(row.id, row.name, row.currency, row.timezone, row.locale)
 
     def group_by_name(self, name: str) -> Group | None:
-        row = self.conn.execute(select(t.groups).where(t.groups.c.name_key == name_key(name))).first()
+        row = self.conn.execute(
+            select(t.groups).where(t.groups.c.name_key == name_key(name))
+        ).first()
         return self._group(row) if row else None
 
     def group(self, group_id: int) -> Group:
@@ -54,14 +62,20 @@ class SqlLedgerRepository:
     def groups(self) -> list[Group]:
         return [self._group(r) for r in self.conn.execute(select(t.groups).order_by(t.groups.c.id))]
 
-    def add_group(self, name: str, currency: str, timezone: str, locale: str, now: dt.datetime) -> Group:
+    def add_group(
+        self, name: str, currency: str, timezone: str, locale: str, now: dt.datetime
+    ) -> Group:
         result = self.conn.execute(
             insert(t.groups).values(
-                name=name, name_key=name_key(name), currency=currency, timezone=timezone,
-                locale=locale, created_at=now,
+                name=name,
+                name_key=name_key(name),
+                currency=currency,
+                timezone=timezone,
+                locale=locale,
+                created_at=now,
             )
         )
-        return Group(int(result.inserted_primary_key[0]), name, currency, timezone, locale)
+        return Group(_new_id(result), name, currency, timezone, locale)
 
     def update_group(self, group_id: int, **fields: str) -> Group:
         if "name" in fields:
@@ -91,18 +105,24 @@ class SqlLedgerRepository:
     def member_by_name(self, group_id: int, name: str) -> Member | None:
         return self._load_members(group_id).get(name_key(name))
 
-    def add_member(self, group_id: int, name: str, now: dt.datetime, *, is_guest: bool = False) -> Member:
+    def add_member(
+        self, group_id: int, name: str, now: dt.datetime, *, is_guest: bool = False
+    ) -> Member:
         known = self._load_members(group_id)
         key = name_key(name)
         if key in known:
             return known[key]
         result = self.conn.execute(
             insert(t.members).values(
-                group_id=group_id, name=" ".join(name.split()), name_key=key, is_guest=is_guest,
-                active=True, created_at=now,
+                group_id=group_id,
+                name=" ".join(name.split()),
+                name_key=key,
+                is_guest=is_guest,
+                active=True,
+                created_at=now,
             )
         )
-        member = Member(int(result.inserted_primary_key[0]), group_id, " ".join(name.split()), is_guest)
+        member = Member(_new_id(result), group_id, " ".join(name.split()), is_guest)
         known[key] = member
         self._by_id[member.id] = member
         return member
@@ -138,15 +158,26 @@ class SqlLedgerRepository:
         if isinstance(entry, Expense):
             split = rename_split(entry.split, lambda name: str(self._id(group_id, name)))
             return {
-                "kind": "expense", "currency": entry.currency, "amount": entry.amount,
-                "description": entry.description, "category": entry.category, "date": entry.date,
-                "notes": entry.notes, "method": None,
+                "kind": "expense",
+                "currency": entry.currency,
+                "amount": entry.amount,
+                "description": entry.description,
+                "category": entry.category,
+                "date": entry.date,
+                "notes": entry.notes,
+                "method": None,
                 "split": split_to_json(split, entry.currency, minor=True),
             }
         return {
-            "kind": "payment", "currency": entry.currency, "amount": entry.amount,
-            "description": "", "category": None, "date": entry.date, "notes": entry.notes,
-            "method": entry.method, "split": None,
+            "kind": "payment",
+            "currency": entry.currency,
+            "amount": entry.amount,
+            "description": "",
+            "category": None,
+            "date": entry.date,
+            "notes": entry.notes,
+            "method": entry.method,
+            "split": None,
         }
 
     def _write_lines(self, group_id: int, entry_id: int, entry: Entry, active: bool) -> None:
@@ -154,9 +185,16 @@ class SqlLedgerRepository:
         self.conn.execute(
             insert(t.entry_lines),
             [
-                {"entry_id": entry_id, "member_id": mid, "group_id": group_id,
-                 "currency": entry.currency, "active": active, "paid": paid, "share": share,
-                 "net": paid - share}
+                {
+                    "entry_id": entry_id,
+                    "member_id": mid,
+                    "group_id": group_id,
+                    "currency": entry.currency,
+                    "active": active,
+                    "paid": paid,
+                    "share": share,
+                    "net": paid - share,
+                }
                 for mid, (paid, share) in lines.items()
             ],
         )
@@ -182,26 +220,38 @@ class SqlLedgerRepository:
         self.conn.execute(stmt, rows)
 
     def add_entry(
-        self, group_id: int, entry: Entry, *, external_id: str | None, author: str | None,
+        self,
+        group_id: int,
+        entry: Entry,
+        *,
+        external_id: str | None,
+        author: str | None,
         now: dt.datetime,
     ) -> int:
         author_id = self._id(group_id, author) if author else None
         result = self.conn.execute(
             insert(t.entries).values(
-                group_id=group_id, external_id=external_id, author_id=author_id, created_at=now,
-                updated_at=now, **self._row(group_id, entry),
+                group_id=group_id,
+                external_id=external_id,
+                author_id=author_id,
+                created_at=now,
+                updated_at=now,
+                **self._row(group_id, entry),
             )
         )
-        entry_id = int(result.inserted_primary_key[0])
+        entry_id = _new_id(result)
         self._write_lines(group_id, entry_id, entry, active=True)
         return entry_id
 
     def _unapply(self, group_id: int, entry_id: int) -> str:
         """Take an active entry's lines back out of the balances; returns its currency."""
         rows = self.conn.execute(
-            select(t.entry_lines.c.member_id, t.entry_lines.c.net, t.entry_lines.c.currency,
-                   t.entry_lines.c.active)
-            .where(t.entry_lines.c.entry_id == entry_id)
+            select(
+                t.entry_lines.c.member_id,
+                t.entry_lines.c.net,
+                t.entry_lines.c.currency,
+                t.entry_lines.c.active,
+            ).where(t.entry_lines.c.entry_id == entry_id)
         ).all()
         if rows and rows[0].active:
             self._apply(group_id, rows[0].currency, {r.member_id: -r.net for r in rows})
@@ -209,7 +259,9 @@ class SqlLedgerRepository:
 
     def _require(self, group_id: int, entry_id: int) -> Any:
         row = self.conn.execute(
-            select(t.entries).where(and_(t.entries.c.id == entry_id, t.entries.c.group_id == group_id))
+            select(t.entries).where(
+                and_(t.entries.c.id == entry_id, t.entries.c.group_id == group_id)
+            )
         ).first()
         if row is None:
             raise EntryNotFound(f"no entry #{entry_id} in this group")
@@ -220,9 +272,9 @@ class SqlLedgerRepository:
         self._unapply(group_id, entry_id)
         self.conn.execute(delete(t.entry_lines).where(t.entry_lines.c.entry_id == entry_id))
         self.conn.execute(
-            update(t.entries).where(t.entries.c.id == entry_id).values(
-                updated_at=now, **self._row(group_id, entry)
-            )
+            update(t.entries)
+            .where(t.entries.c.id == entry_id)
+            .values(updated_at=now, **self._row(group_id, entry))
         )
         self._write_lines(group_id, entry_id, entry, active=row.deleted_at is None)
 
@@ -236,14 +288,15 @@ class SqlLedgerRepository:
             update(t.entries).where(t.entries.c.id == entry_id).values(deleted_at=deleted_at)
         )
         self.conn.execute(
-            update(t.entry_lines).where(t.entry_lines.c.entry_id == entry_id).values(
-                active=deleted_at is None
-            )
+            update(t.entry_lines)
+            .where(t.entry_lines.c.entry_id == entry_id)
+            .values(active=deleted_at is None)
         )
         if deleted_at is None:
             lines = self.conn.execute(
-                select(t.entry_lines.c.member_id, t.entry_lines.c.net, t.entry_lines.c.currency)
-                .where(t.entry_lines.c.entry_id == entry_id)
+                select(
+                    t.entry_lines.c.member_id, t.entry_lines.c.net, t.entry_lines.c.currency
+                ).where(t.entry_lines.c.entry_id == entry_id)
             ).all()
             if lines:
                 self._apply(group_id, lines[0].currency, {r.member_id: r.net for r in lines})
@@ -256,7 +309,8 @@ class SqlLedgerRepository:
         for chunk_start in range(0, len(ids), 5000):
             chunk = ids[chunk_start : chunk_start + 5000]
             for line in self.conn.execute(
-                select(t.entry_lines).where(t.entry_lines.c.entry_id.in_(chunk))
+                select(t.entry_lines)
+                .where(t.entry_lines.c.entry_id.in_(chunk))
                 .order_by(t.entry_lines.c.entry_id, t.entry_lines.c.member_id)
             ):
                 lines.setdefault(line.entry_id, []).append(line)
@@ -264,33 +318,52 @@ class SqlLedgerRepository:
             yield self._stored(group_id, r, lines.get(r.id, []))
 
     def _stored(self, group_id: int, r: Any, lines: list[Any]) -> StoredEntry:
-        name = lambda mid: self._name(group_id, int(mid))  # noqa: E731
+        def name(member_id: int | str) -> str:
+            return self._name(group_id, int(member_id))
+
         entry: Entry
         if r.kind == "expense":
             split = rename_split(split_from_json(r.split, r.currency, minor=True), name)
             entry = Expense(
-                currency=r.currency, amount=r.amount,
+                currency=r.currency,
+                amount=r.amount,
                 paid_by=tuple((name(ln.member_id), ln.paid) for ln in lines if ln.paid),
-                split=split, description=r.description, date=r.date, category=r.category,
-                notes=r.notes, author=name(r.author_id) if r.author_id else None,
+                split=split,
+                description=r.description,
+                date=r.date,
+                category=r.category,
+                notes=r.notes,
+                author=name(r.author_id) if r.author_id else None,
             )
         else:
             debtor = next(ln.member_id for ln in lines if ln.paid)
             creditor = next(ln.member_id for ln in lines if ln.share)
             entry = Payment(
-                currency=r.currency, amount=r.amount, debtor=name(debtor), creditor=name(creditor),
-                date=r.date, notes=r.notes, method=r.method,
+                currency=r.currency,
+                amount=r.amount,
+                debtor=name(debtor),
+                creditor=name(creditor),
+                date=r.date,
+                notes=r.notes,
+                method=r.method,
                 author=name(r.author_id) if r.author_id else None,
             )
         return StoredEntry(
-            id=r.id, group_id=group_id, entry=entry, external_id=r.external_id,
-            created_at=r.created_at, updated_at=r.updated_at, deleted_at=r.deleted_at,
+            id=r.id,
+            group_id=group_id,
+            entry=entry,
+            external_id=r.external_id,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            deleted_at=r.deleted_at,
             author=name(r.author_id) if r.author_id else None,
         )
 
     def entry(self, group_id: int, entry_id: int) -> StoredEntry | None:
         row = self.conn.execute(
-            select(t.entries).where(and_(t.entries.c.id == entry_id, t.entries.c.group_id == group_id))
+            select(t.entries).where(
+                and_(t.entries.c.id == entry_id, t.entries.c.group_id == group_id)
+            )
         ).first()
         return next(self._build(group_id, [row]), None) if row else None
 
@@ -366,13 +439,24 @@ class SqlLedgerRepository:
     # -- audit -------------------------------------------------------------------------------
 
     def add_audit(
-        self, group_id: int, entry_id: int | None, action: str, actor: str | None,
-        at: dt.datetime, before: dict[str, Any] | None, after: dict[str, Any] | None,
+        self,
+        group_id: int,
+        entry_id: int | None,
+        action: str,
+        actor: str | None,
+        at: dt.datetime,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
     ) -> None:
         self.conn.execute(
             insert(t.audit_log).values(
-                group_id=group_id, entry_id=entry_id, action=action, actor=actor, at=at,
-                before=before, after=after,
+                group_id=group_id,
+                entry_id=entry_id,
+                action=action,
+                actor=actor,
+                at=at,
+                before=before,
+                after=after,
             )
         )
 
@@ -398,7 +482,9 @@ class SqlLedgerRepository:
     def set_rate(self, group_id: int, currency: str, rate: Decimal, now: dt.datetime) -> None:
         self.conn.execute(
             delete(t.exchange_rates).where(
-                and_(t.exchange_rates.c.group_id == group_id, t.exchange_rates.c.currency == currency)
+                and_(
+                    t.exchange_rates.c.group_id == group_id, t.exchange_rates.c.currency == currency
+                )
             )
         )
         self.conn.execute(
@@ -425,12 +511,16 @@ class SqlLedgerRepository:
     def save_settle_hint(
         self, group_id: int, currency: str, plan: Sequence[Transfer], now: dt.datetime
     ) -> None:
-        encoded = [[self._id(group_id, x.debtor), self._id(group_id, x.creditor), x.amount] for x in plan]
+        encoded = [
+            [self._id(group_id, x.debtor), self._id(group_id, x.creditor), x.amount] for x in plan
+        ]
         self.conn.execute(
             delete(t.settle_plans).where(
                 and_(t.settle_plans.c.group_id == group_id, t.settle_plans.c.currency == currency)
             )
         )
         self.conn.execute(
-            insert(t.settle_plans).values(group_id=group_id, currency=currency, plan=encoded, updated_at=now)
+            insert(t.settle_plans).values(
+                group_id=group_id, currency=currency, plan=encoded, updated_at=now
+            )
         )

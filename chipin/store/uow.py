@@ -21,6 +21,7 @@ class SqlUnitOfWork:
         self.engine = engine
         self.readonly = readonly
         self._conn: Connection | None = None
+        self._ledger: SqlLedgerRepository | None = None
 
     def __enter__(self) -> Self:
         conn = self.engine.connect()
@@ -28,7 +29,7 @@ class SqlUnitOfWork:
             conn = conn.execution_options(readonly=True)
         conn.begin()
         self._conn = conn
-        self.ledger = SqlLedgerRepository(conn)
+        self._ledger = SqlLedgerRepository(conn)
         return self
 
     def __exit__(
@@ -44,6 +45,11 @@ class SqlUnitOfWork:
         finally:
             self._conn.close()
             self._conn = None
+
+    @property
+    def ledger(self) -> SqlLedgerRepository:
+        assert self._ledger is not None, "unit of work used outside its with-block"
+        return self._ledger
 
     @property
     def connection(self) -> Connection:

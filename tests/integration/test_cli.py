@@ -38,7 +38,10 @@ def test_balances_settle_and_history_print_the_documented_json(chipin) -> None: 
     settle = json.loads(chipin("settle", "flat 4b", "--json"))
     assert settle["group"] == "Flat 4B"
     jpy = settle["transfers"]["JPY"]
-    assert jpy == [{"from": "Ana", "to": "Mia", "amount": "1"}, {"from": "Raj", "to": "Mia", "amount": "3333"}]
+    assert jpy == [
+        {"from": "Ana", "to": "Mia", "amount": "1"},
+        {"from": "Raj", "to": "Mia", "amount": "3333"},
+    ]
 
     history = json.loads(chipin("history", "Flat 4B", "--member", "mia", "--json"))
     assert history["member"] == "Mia"
@@ -54,9 +57,15 @@ def test_a_malformed_import_lists_every_problem_and_writes_nothing(chipin, engin
     messages = " | ".join(p["message"] for p in out["problems"])
     assert "group" in wheres  # unknown timezone
     assert "members[2]" in wheres  # "ana" listed twice
-    for expected in ('expenses[1] (id "e2")', 'expenses[2] (id "e3")', 'expenses[3] (id "e4")',
-                     'expenses[4] (id "e5")', 'expenses[5] (id "e1")', 'payments[0] (id "p1")',
-                     'payments[1] (id "p2")'):
+    for expected in (
+        'expenses[1] (id "e2")',
+        'expenses[2] (id "e3")',
+        'expenses[3] (id "e4")',
+        'expenses[4] (id "e5")',
+        'expenses[5] (id "e1")',
+        'payments[0] (id "p1")',
+        'payments[1] (id "p2")',
+    ):
         assert expected in wheres, expected
     assert "Zed" in messages and "XYZ" in messages and "100" in messages
     with engine.connect() as conn:
@@ -70,7 +79,9 @@ def test_invalid_json_is_refused_with_its_line(chipin, tmp_path: Path) -> None: 
     assert "line 2" in chipin("import", str(bad), code=1)
 
 
-def test_export_json_reimports_into_a_new_group_with_the_same_balances(chipin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_json_reimports_into_a_new_group_with_the_same_balances(
+    chipin, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     chipin("import", str(LEDGERS / "everything.json"))
     exported = json.loads(chipin("export", "Flat 4B"))
     exported["group"]["name"] = "Flat 4B copy"
@@ -97,7 +108,9 @@ def test_splitwise_csv_import_reproduces_its_total_row(chipin) -> None:  # type:
 def test_csv_export_is_splitwise_shaped_and_imports_back(chipin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     chipin("import", str(LEDGERS / "everything.json"))
     csv_text = chipin("export", "Flat 4B", "--format", "csv")
-    assert csv_text.splitlines()[0] == "Date,Description,Category,Cost,Currency,Ana,Raj,Mia,Tom Okafor"
+    assert (
+        csv_text.splitlines()[0] == "Date,Description,Category,Cost,Currency,Ana,Raj,Mia,Tom Okafor"
+    )
     path = tmp_path / "flat.csv"
     path.write_text(csv_text)
     chipin("import", "--from", "splitwise", "--group", "Flat again", str(path))
@@ -122,7 +135,11 @@ def test_check_finds_and_repairs_tampered_totals(chipin, engine: Engine) -> None
     chipin("import", str(LEDGERS / "everything.json"))
     assert json.loads(chipin("check", "--json"))["ok"] is True
     with engine.begin() as conn:
-        conn.execute(t.balances.update().where(t.balances.c.currency == "EUR").values(amount=t.balances.c.amount + 1))
+        conn.execute(
+            t.balances.update()
+            .where(t.balances.c.currency == "EUR")
+            .values(amount=t.balances.c.amount + 1)
+        )
     report = json.loads(chipin("check", "--json", code=1))
     assert report["ok"] is False and report["groups"]["Flat 4B"]
     chipin("check", "--repair")
@@ -131,3 +148,12 @@ def test_check_finds_and_repairs_tampered_totals(chipin, engine: Engine) -> None
 
 def test_an_unknown_group_is_a_clear_error(chipin) -> None:  # type: ignore[no-untyped-def]
     assert "no group named 'Nope'" in chipin("balances", "Nope", code=1)
+
+
+def test_a_hand_written_ledger_with_numbers_and_bare_names_imports_exactly(chipin) -> None:  # type: ignore[no-untyped-def]
+    # JSON numbers (read as exact decimals), members as bare names, a lone payer as a name,
+    # no split (everyone, equally), a timestamp for a date, names in another case.
+    out = json.loads(chipin("import", str(LEDGERS / "lenient.json"), "--json"))
+    assert out["added"] == 3
+    balances = json.loads(chipin("balances", "Lenient", "--json"))["balances"]
+    assert balances == {"USD": {"Ana": "10.06", "Mia": "-10.03", "Raj": "-0.03"}}

@@ -97,7 +97,11 @@ def test_running_totals_survive_edits_deletes_and_restores(engine: Engine) -> No
             members = tuple(rng.sample(names, rng.randint(1, 4)))
             amount = rng.randint(1, 50_000)
             expense = Expense("EUR", amount, ((payer, amount),), EqualSplit(members), f"x{i}", DAY)
-            ids.append(services.add_expense(AddExpense(group_id, expense, actor=payer), uow(engine)).entry_id)
+            ids.append(
+                services.add_expense(
+                    AddExpense(group_id, expense, actor=payer), uow(engine)
+                ).entry_id
+            )
         elif action < 0.65:
             a, b = rng.sample(names, 2)
             pay = Payment("EUR", rng.randint(1, 9_999), a, b, DAY)
@@ -113,8 +117,14 @@ def test_running_totals_survive_edits_deletes_and_restores(engine: Engine) -> No
             assert stored is not None
             if isinstance(stored.entry, Expense):
                 amount = rng.randint(1, 50_000)
-                new = Expense("EUR", amount, ((rng.choice(names), amount),),
-                              SharesSplit((("Ana", Decimal(1)), ("Tom", Decimal(2)))), "edited", DAY)
+                new = Expense(
+                    "EUR",
+                    amount,
+                    ((rng.choice(names), amount),),
+                    SharesSplit((("Ana", Decimal(1)), ("Tom", Decimal(2)))),
+                    "edited",
+                    DAY,
+                )
                 services.edit_entry(EditEntry(group_id, target, new), uow(engine))
         assert services.check_balances(uow(engine), group_id) == []
     balances = services.group_balances(uow(engine), group_id)
@@ -124,7 +134,9 @@ def test_running_totals_survive_edits_deletes_and_restores(engine: Engine) -> No
 def test_every_change_is_in_the_audit_trail_with_before_and_after(engine: Engine) -> None:
     group_id = make_group(engine, ["Ana", "Raj"])
     expense = Expense("EUR", 6000, (("Ana", 6000),), EqualSplit(("Ana", "Raj")), "Dinner", DAY)
-    entry_id = services.add_expense(AddExpense(group_id, expense, actor="Ana"), uow(engine)).entry_id
+    entry_id = services.add_expense(
+        AddExpense(group_id, expense, actor="Ana"), uow(engine)
+    ).entry_id
     bigger = Expense("EUR", 7000, (("Ana", 7000),), EqualSplit(("Ana", "Raj")), "Dinner", DAY)
     services.edit_entry(EditEntry(group_id, entry_id, bigger, actor="Raj"), uow(engine))
     services.delete_entry(DeleteEntry(group_id, entry_id, actor="Ana"), uow(engine))
@@ -133,7 +145,10 @@ def test_every_change_is_in_the_audit_trail_with_before_and_after(engine: Engine
     with uow(engine) as u:
         trail = u.ledger.audit(group_id, entry_id)
     assert [(a.action, a.actor) for a in trail] == [
-        ("create", "Ana"), ("update", "Raj"), ("delete", "Ana"), ("restore", "admin")
+        ("create", "Ana"),
+        ("update", "Raj"),
+        ("delete", "Ana"),
+        ("restore", "admin"),
     ]
     assert trail[1].before is not None and trail[1].before["amount"] == "60.00"
     assert trail[1].after is not None and trail[1].after["amount"] == "70.00"
@@ -165,18 +180,27 @@ def test_an_entry_cannot_name_a_member_of_another_group(engine: Engine) -> None:
 def test_settle_plan_keeps_other_suggestions_when_one_is_paid(engine: Engine) -> None:
     group_id = make_group(engine, ["Ana", "Raj", "Mia", "Tom", "Zoe"])
     expense = Expense(
-        "EUR", 8900, (("Ana", 7000), ("Tom", 1900)),
-        ExactSplit((("Raj", 2500), ("Mia", 3100), ("Zoe", 3300))), "x", DAY,
+        "EUR",
+        8900,
+        (("Ana", 7000), ("Tom", 1900)),
+        ExactSplit((("Raj", 2500), ("Mia", 3100), ("Zoe", 3300))),
+        "x",
+        DAY,
     )
     services.add_expense(AddExpense(group_id, expense), uow(engine))
     assert services.group_balances(uow(engine), group_id)["EUR"] == {
-        "Ana": 7000, "Mia": -3100, "Raj": -2500, "Tom": 1900, "Zoe": -3300
+        "Ana": 7000,
+        "Mia": -3100,
+        "Raj": -2500,
+        "Tom": 1900,
+        "Zoe": -3300,
     }
     plan = services.settle_up(uow(engine), group_id)["EUR"]
     assert len(plan) == 4
     paid = plan[1]
     services.record_payment(
-        RecordPayment(group_id, Payment("EUR", paid.amount, paid.debtor, paid.creditor, DAY)), uow(engine)
+        RecordPayment(group_id, Payment("EUR", paid.amount, paid.debtor, paid.creditor, DAY)),
+        uow(engine),
     )
     assert services.settle_up(uow(engine), group_id)["EUR"] == [p for p in plan if p != paid]
 
@@ -193,7 +217,10 @@ def test_concurrent_writers_lose_no_update(engine: Engine) -> None:
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=p) for p in (("Ana", "Raj"), ("Raj", "Ana"), ("Ana", "Raj"))]
+    threads = [
+        threading.Thread(target=writer, args=p)
+        for p in (("Ana", "Raj"), ("Raj", "Ana"), ("Ana", "Raj"))
+    ]
     for th in threads:
         th.start()
     for th in threads:
