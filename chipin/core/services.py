@@ -90,17 +90,24 @@ def find_group(uow: UnitOfWork, name: str) -> Group:
 def add_members(
     uow: UnitOfWork, group_id: int, names: list[str], *, guest: bool = False, clock: Clock = utcnow
 ) -> list[Member]:
+    if any(not name.strip() for name in names):
+        raise ChipinError("a member needs a name")
     with uow:
         added = [uow.ledger.add_member(group_id, n, clock(), is_guest=guest) for n in names]
         uow.commit()
     return added
 
 
+def name_key(name: str) -> str:
+    """Member and group names match case-insensitively, with white space folded."""
+    return " ".join(name.split()).casefold()
+
+
 def _check_members(uow: UnitOfWork, group_id: int, entry: Entry) -> None:
     """Group isolation: an entry may only name members of its own group."""
-    known = {m.name.casefold() for m in uow.ledger.members(group_id)}
+    known = {name_key(m.name) for m in uow.ledger.members(group_id)}
     for name in entry.members():
-        if name.casefold() not in known:
+        if name_key(name) not in known:
             raise UnknownMember(name)
 
 
@@ -243,8 +250,8 @@ def settle_up(
 
 def history(uow: UnitOfWork, group_id: int, member: str) -> list[PassbookLine]:
     with uow:
-        known = {m.name.casefold(): m.name for m in uow.ledger.members(group_id)}
-        name = known.get(" ".join(member.split()).casefold())
+        known = {name_key(m.name): m.name for m in uow.ledger.members(group_id)}
+        name = known.get(name_key(member))
         if name is None:
             raise UnknownMember(member)
         stored = list(uow.ledger.entries(group_id))
@@ -255,7 +262,7 @@ def member_name(uow: UnitOfWork, group_id: int, typed: str) -> str:
     """The stored spelling of a member typed in any case."""
     with uow:
         for m in uow.ledger.members(group_id):
-            if m.name.casefold() == " ".join(typed.split()).casefold():
+            if name_key(m.name) == name_key(typed):
                 return m.name
     raise UnknownMember(typed)
 
@@ -274,8 +281,8 @@ def import_ledger(cmd: ImportLedger, uow: UnitOfWork, clock: Clock = utcnow) -> 
         group = uow.ledger.group_by_name(doc.group_name)
         if group is None:
             group = uow.ledger.add_group(doc.group_name, doc.currency, doc.timezone, "en_US", now)
-        known = {m.name.casefold() for m in uow.ledger.members(group.id)}
-        new_members = tuple(m for m in doc.members if m.casefold() not in known)
+        known = {name_key(m.name) for m in uow.ledger.members(group.id)}
+        new_members = tuple(m for m in doc.members if name_key(m) not in known)
         for name in new_members:
             uow.ledger.add_member(group.id, name, now)
         # members are matched case-insensitively; use the stored spelling
