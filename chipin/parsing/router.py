@@ -1,0 +1,78 @@
+"""Which parser answers a message: the offline rules first, Gemini when the rules are unsure.
+
+``PARSER`` picks the mode: ``rules`` (never call Gemini), ``gemini`` (always ask Gemini, the rules
+result being the fallback) or ``auto`` (the rules when they are confident, otherwise Gemini if a
+key is configured). The returned Intent's ``parser`` field says who answered:
+
+- ``"rules"``: the rules parser's result was used as is;
+- ``"gemini"``: Gemini's proposal, resolved and validated (possibly an ``Unclear`` it led to);
+- ``"rules-fallback"``: Gemini failed (timeout, API error, unusable output) and the answer is the
+  rules result, or an ``Unclear`` asking to rephrase when the rules had nothing usable either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Final
+
+from chipin.parsing.gemini import GeminiError, GeminiParser
+from chipin.parsing.intents import Intent, IntentKind, ParseContext, Unclear
+from chipin.parsing.rules import parse_rules
+from chipin.parsing.validate import validate_intent
+
+logger = logging.getLogger(__name__)
+
+MODES: Final = ("auto", "rules", "gemini")
+RULES_CONFIDENT: Final = 0.9
+"""In auto mode, a rules result at least this confident is used without asking Gemini."""
+FALLBACK = "rules-fallback"
+FALLBACK_QUESTION = (
+    "Sorry, I couldn't understand that just now. Could you put it like "
+    "'I paid 60 for dinner, split with Ana and Raj' or 'I paid Raj 20'?"
+)
+
+
+def rules_are_confident(intent: Intent, threshold: float = RULES_CONFIDENT) -> bool:
+    return intent.kind is not IntentKind.UNCLEAR and intent.confidence >= threshold
+
+
+async def parse_text(
+    text: str,
+    ctx: ParseContext,
+    *,
+    mode: str = "auto",
+    gemini: GeminiParser | None = None,
+    confident_at: float = RULES_CONFIDENT,
+) -> Intent:
+    """The validated Intent for ``text`` in the group described by ``ctx``.
+
+    Raises ValueError for an unknown ``mode`` or for ``mode="gemini"`` without a parser (a
+    configuration error that should stop startup, not be answered per message).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown parser mode {mode!r}; expected one of {', '.join(MODES)}")
+    if mode == "gemini" and gemini is None:
+        raise ValueError("PARSER=gemini needs a Gemini parser: set GEMINI_API_KEY")
+
+    # The rules run first in every mode: they are cheap, and they are the fallback when the
+    # model fails. validate_intent is idempotent, so re-checking their output costs nothing.
+    rules = validate_intent(parse_rules(text, ctx), ctx)
+    if mode == "rules" or gemini is None:
+        return rules
+    if mode == "auto" and rules_are_confident(rules, confident_at):
+        return rules
+
+    try:
+        return await gemini.parse(text, ctx)
+    except GeminiError as exc:
+        logger.warning("gemini gave no usable answer (%s); using the rules result", exc.reason)
+        return _fallback(rules)
+
+
+def _fallback(rules: Intent) -> Intent:
+    """The rules result when it says something; otherwise a question, never silence: the message
+    went to Gemini because the rules could not read it with confidence."""
+    if rules.kind is IntentKind.NONE:
+        return Unclear(question=FALLBACK_QUESTION, confidence=0.0, parser=FALLBACK)
+    return dataclasses.replace(rules, parser=FALLBACK)
