@@ -13,7 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from sqlalchemy import Engine, text
 
 from chipin import __version__
+from chipin.bot.messages import ChannelAdapter
 from chipin.logs import configure_logging
+from chipin.runtime import Runtime
 from chipin.settings import Settings
 from chipin.store.db import make_engine
 
@@ -46,7 +48,23 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    adapters: dict[str, ChannelAdapter] | None = None,
+    background: bool = True,
+) -> FastAPI:
+    """The web app. With ``background`` (the default, as in ``chipin serve``) the worker and
+    the dispatcher run in the same process; ``chipin worker`` runs them elsewhere."""
     settings = settings or Settings()
     configure_logging(settings)
 
@@ -54,16 +72,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         app.state.engine = engine or make_engine(settings.database_url)
+        app.state.runtime = Runtime.build(settings, app.state.engine, adapters=adapters)
+        if background:
+            app.state.runtime.start()
         log.info(
             "chipin.start",
             version=__version__,
             database=app.state.engine.url.get_backend_name(),
             parser=settings.parser,
             gemini=settings.gemini_enabled,
+            background=background,
         )
         try:
             yield
         finally:
+            await app.state.runtime.close()
             if own_engine:
                 app.state.engine.dispose()
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from sqlalchemy import Engine
 
+from chipin.cli_parse import parse_command
 from chipin.core import services
 from chipin.core.balances import convert_balances
 from chipin.core.commands import ImportLedger
@@ -119,6 +120,60 @@ def serve(
     finally:
         engine.dispose()
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run the worker and the dispatcher without the web app (scale out on PostgreSQL)."""
+    import asyncio
+    import signal
+
+    from chipin.logs import configure_logging
+    from chipin.runtime import Runtime
+
+    settings = Settings()
+    configure_logging(settings)
+
+    async def main() -> None:
+        engine = make_engine(settings.database_url)
+        require_schema(engine)
+        runtime = Runtime.build(settings, engine)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runtime.stop.set)
+        runtime.start()
+        await runtime.stop.wait()
+        await runtime.close()
+        engine.dispose()
+
+    asyncio.run(main())
+
+
+@app.command("chat")
+def chat(
+    group: Annotated[str, typer.Option("--group", "-g", help="The group (created if new).")],
+    member: Annotated[str, typer.Option("--as", help="Who is speaking.")],
+    members: Annotated[str | None, typer.Option(help='Members to add: "Ana,Raj,Mia".')] = None,
+    currency: Annotated[str | None, typer.Option(help="Currency of a new group.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Timezone of a new group.")] = None,
+) -> None:
+    """Talk to Chipin in the terminal, through the same inbox → worker → outbox path.
+
+    Without a terminal on standard input it reads one message a line and prints each reply, so
+    it can be scripted. "/as NAME" switches the speaker; "/press N" presses a reply's button."""
+    from chipin.cli_chat import run_chat
+
+    settings = Settings()
+    with open_engine() as engine, domain_errors():
+        run_chat(
+            engine,
+            settings,
+            group=group,
+            speaker=member,
+            members=[m.strip() for m in (members or "").split(",") if m.strip()],
+            currency=currency,
+            timezone=timezone,
+        )
 
 
 @app.command("check")
@@ -423,16 +478,7 @@ def history(
         )
 
 
-def _register_optional_commands() -> None:
-    """Commands whose modules live in other layers' packages (registered when present)."""
-    try:
-        from chipin.cli_parse import parse_command
-    except ImportError:  # pragma: no cover - during development only
-        return
-    app.command("parse")(parse_command)
-
-
-_register_optional_commands()
+app.command("parse")(parse_command)
 
 
 def main() -> None:

@@ -41,10 +41,21 @@ class Settings(BaseSettings):
     gemini_api_base_url: str | None = Field(default=None, alias="GEMINI_API_BASE_URL")
     gemini_timeout_seconds: float = Field(default=10.0, gt=0, alias="GEMINI_TIMEOUT_SECONDS")
     gemini_max_attempts: int = Field(default=3, ge=1, le=10, alias="GEMINI_MAX_ATTEMPTS")
-    gemini_min_confidence: float = Field(
-        default=0.8, ge=0, le=1, alias="GEMINI_MIN_CONFIDENCE"
-    )
+    gemini_min_confidence: float = Field(default=0.8, ge=0, le=1, alias="GEMINI_MIN_CONFIDENCE")
     parser: Literal["auto", "rules", "gemini"] = Field(default="auto", alias="PARSER")
+
+    default_currency: str = Field(default="USD", alias="DEFAULT_CURRENCY")
+    default_timezone: str = Field(default="UTC", alias="DEFAULT_TIMEZONE")
+    draft_ttl_minutes: int = Field(default=24 * 60, ge=1, alias="DRAFT_TTL_MINUTES")
+    worker_concurrency: int = Field(default=8, ge=1, le=256, alias="WORKER_CONCURRENCY")
+    worker_poll_seconds: float = Field(default=0.2, gt=0, alias="WORKER_POLL_SECONDS")
+    worker_lease_seconds: float = Field(default=60.0, gt=0, alias="WORKER_LEASE_SECONDS")
+    worker_max_attempts: int = Field(default=3, ge=1, alias="WORKER_MAX_ATTEMPTS")
+    outbox_max_attempts: int = Field(default=6, ge=1, alias="OUTBOX_MAX_ATTEMPTS")
+    outbox_backoff_seconds: float = Field(default=2.0, gt=0, alias="OUTBOX_BACKOFF_SECONDS")
+    outbox_backoff_max_seconds: float = Field(
+        default=600.0, gt=0, alias="OUTBOX_BACKOFF_MAX_SECONDS"
+    )
 
     default_phone_region: str | None = Field(default=None, alias="DEFAULT_PHONE_REGION")
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
@@ -56,8 +67,13 @@ class Settings(BaseSettings):
             return self
         for name in ("telegram_webhook_secret", "twilio_auth_token", "admin_password"):
             value: SecretStr | None = getattr(self, name)
-            if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
-                raise ValueError(f"{name.upper()} is a placeholder; set a real secret in production")
+            if (
+                value is not None
+                and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+            ):
+                raise ValueError(
+                    f"{name.upper()} is a placeholder; set a real secret in production"
+                )
         return self
 
     @cached_property

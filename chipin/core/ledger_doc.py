@@ -199,10 +199,10 @@ def parse_ledger(obj: Any) -> tuple[LedgerDoc | None, list[Problem]]:
     if not isinstance(raw_members, list):
         r.fail("members", 'missing "members" list')
         raw_members = []
-    for i, m in enumerate(raw_members):
+    for i, raw_member in enumerate(raw_members):
         where = f"members[{i}]"
-        if isinstance(m, str):  # a bare name is as clear as {"name": ...}
-            m = {"name": m}
+        # a bare name is as clear as {"name": ...}
+        m = {"name": raw_member} if isinstance(raw_member, str) else raw_member
         mname = r.text(m, "name", where) if isinstance(m, Mapping) else None
         if not isinstance(m, Mapping):
             r.fail(where, 'each member must be an object like {"name": "Ana"}')
@@ -376,3 +376,21 @@ def _payment(
     except ChipinError as exc:
         r.fail(where, str(exc))
         return None
+
+
+def parse_entry(
+    kind: str, obj: Mapping[str, Any], members: Sequence[str], default_currency: str
+) -> tuple[Entry | None, list[Problem]]:
+    """One entry in the file format (a stored draft), checked against a roster."""
+    r = _Reader()
+    canonical = {" ".join(m.split()).casefold(): m for m in members}
+
+    def member(raw: Any, where: str, what: str) -> str | None:
+        found = canonical.get(" ".join(raw.split()).casefold()) if isinstance(raw, str) else None
+        if found is None:
+            r.fail(where, f"{what} {raw!r} is not a member")
+        return found
+
+    build = _expense if kind == "expense" else _payment
+    entry = build(r, obj, kind, default_currency, member, tuple(members))
+    return (entry if not r.problems else None), r.problems

@@ -41,6 +41,11 @@ class SqlLedgerRepository:
         self._members: dict[int, dict[str, Member]] = {}  # group → name_key → member
         self._by_id: dict[int, Member] = {}
 
+    def forget_cache(self) -> None:
+        """Drop cached members (after a rollback they may no longer exist)."""
+        self._members.clear()
+        self._by_id.clear()
+
     # -- groups ------------------------------------------------------------------------------
 
     @staticmethod
@@ -402,6 +407,40 @@ class SqlLedgerRepository:
             query = query.where(t.entries.c.author_id == self._id(group_id, author))
         row = self.conn.execute(query.order_by(t.entries.c.id.desc()).limit(1)).first()
         return next(self._build(group_id, [row]), None) if row else None
+
+    def recent_entries(self, group_id: int, limit: int = 10) -> list[StoredEntry]:
+        """The latest entries recorded, newest first."""
+        rows = self.conn.execute(
+            select(t.entries)
+            .where(and_(t.entries.c.group_id == group_id, t.entries.c.deleted_at.is_(None)))
+            .order_by(t.entries.c.id.desc())
+            .limit(limit)
+        ).all()
+        return list(self._build(group_id, rows))
+
+    def entries_between(self, group_id: int, start: dt.date, end: dt.date) -> list[StoredEntry]:
+        """Active entries dated in [start, end)."""
+        rows = self.conn.execute(
+            select(t.entries)
+            .where(
+                and_(
+                    t.entries.c.group_id == group_id,
+                    t.entries.c.deleted_at.is_(None),
+                    t.entries.c.date >= start,
+                    t.entries.c.date < end,
+                )
+            )
+            .order_by(t.entries.c.date, t.entries.c.id)
+        ).all()
+        return list(self._build(group_id, rows))
+
+    def set_member_active(self, group_id: int, member_id: int, active: bool) -> None:
+        self.conn.execute(
+            update(t.members)
+            .where(and_(t.members.c.id == member_id, t.members.c.group_id == group_id))
+            .values(active=active)
+        )
+        self._members.pop(group_id, None)
 
     # -- balances ----------------------------------------------------------------------------
 

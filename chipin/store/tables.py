@@ -171,3 +171,110 @@ settle_plans = Table(
     Column("plan", JSON, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# -- the message pipeline ------------------------------------------------------------------------
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(16), nullable=False),  # web | cli | telegram | whatsapp | sms
+    Column("external_id", String(200), nullable=False),  # the provider's chat id
+    Column("group_id", ForeignKey("groups.id", ondelete="SET NULL"), nullable=True),
+    Column("title", String(200), nullable=True),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_conversations_channel_external"),
+)
+
+member_identities = Table(
+    "member_identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("external_user_id", String(200), nullable=False),  # Telegram user id, phone, web id
+    Column("display_name", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("member_id", "channel", name="uq_member_identities_member_channel"),
+    Index("ix_member_identities_lookup", "channel", "external_user_id"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(16), nullable=False),
+    # Telegram update_id, Twilio MessageSid, a callback id: a redelivery is stored nowhere.
+    Column("provider_id", String(200), nullable=False),
+    Column("conversation_key", String(250), nullable=False),
+    Column("kind", String(16), nullable=False),  # message | action | event
+    Column("payload", JSON, nullable=False),  # the normalised inbound message
+    Column("raw", JSON, nullable=True),  # the provider's payload, for the dashboard
+    Column("status", String(16), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("needs_review", Boolean, nullable=False, server_default="0"),
+    Column("result", JSON, nullable=True),  # what the parser made of it and what was done
+    Column("entry_id", ForeignKey("entries.id", ondelete="SET NULL"), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("processed_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("channel", "provider_id", name="uq_inbox_channel_provider"),
+    Index("ix_inbox_pending", "status", "conversation_key", "id"),
+    Index("ix_inbox_received", "received_at"),
+)
+
+conversation_leases = Table(
+    "conversation_leases",
+    metadata,
+    # One row per conversation with work; a worker holds the lease while it handles the
+    # conversation's messages in order, so no two messages of a group run at once.
+    Column("conversation_key", String(250), primary_key=True),
+    Column("holder", String(64), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("conversation_key", String(250), nullable=False),
+    Column("recipient", String(200), nullable=False),  # chat id or phone number
+    Column("kind", String(16), nullable=False),  # send | edit | answer
+    Column("payload", JSON, nullable=False),  # rendered text, format, actions, reply-to …
+    Column("status", String(16), nullable=False),  # pending | sent | failed | dead | cancelled
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", UTCDateTime(), nullable=True),
+    Column("provider_message_id", String(200), nullable=True),
+    Column("provider_status", String(32), nullable=True),
+    Column("inbox_id", ForeignKey("inbox.id", ondelete="SET NULL"), nullable=True),
+    # a producer's idempotency key ("inbox 12 reply 0", "alert …"): written at most once
+    Column("dedupe_key", String(250), nullable=True, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_conversation", "conversation_key", "id"),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    Column("author_id", ForeignKey("members.id"), nullable=False),
+    Column("inbox_id", ForeignKey("inbox.id", ondelete="SET NULL"), nullable=True),
+    Column("kind", String(16), nullable=False),  # expense | payment | member
+    Column("body", JSON, nullable=False),  # the entry in the ledger file format, or a name
+    Column("status", String(16), nullable=False),  # pending | confirmed | cancelled | expired
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("entry_id", ForeignKey("entries.id", ondelete="SET NULL"), nullable=True),
+    Index("ix_drafts_group_status", "group_id", "status"),
+)

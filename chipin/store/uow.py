@@ -1,4 +1,11 @@
-"""The SQL unit of work: one connection, one transaction, one ledger repository."""
+"""The SQL unit of work: one connection, one transaction, the repositories that share it.
+
+Units of work nest: entering one that is already open starts a SAVEPOINT, so a service that
+commits its own work can run inside a caller's larger transaction (the worker applies a message,
+writes the replies and marks the message done in one transaction). An inner ``commit()`` only
+releases its savepoint; leaving an inner block without commit rolls back to it; nothing is
+durable until the outermost block commits.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,12 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import NestedTransaction
 
+from chipin.store.conversations import ConversationRepository
+from chipin.store.drafts import DraftRepository
+from chipin.store.inbox import InboxQueue
+from chipin.store.outbox import OutboxQueue
 from chipin.store.repository import SqlLedgerRepository
 
 
@@ -22,8 +34,12 @@ class SqlUnitOfWork:
         self.readonly = readonly
         self._conn: Connection | None = None
         self._ledger: SqlLedgerRepository | None = None
+        self._savepoints: list[NestedTransaction] = []
 
     def __enter__(self) -> Self:
+        if self._conn is not None:
+            self._savepoints.append(self._conn.begin_nested())
+            return self
         conn = self.engine.connect()
         if self.readonly:
             conn = conn.execution_options(readonly=True)
@@ -38,6 +54,12 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._savepoints:
+            savepoint = self._savepoints.pop()
+            if savepoint.is_active:
+                savepoint.rollback()
+                self.ledger.forget_cache()
+            return
         assert self._conn is not None
         try:
             if self._conn.in_transaction():
@@ -45,6 +67,7 @@ class SqlUnitOfWork:
         finally:
             self._conn.close()
             self._conn = None
+            self._ledger = None
 
     @property
     def ledger(self) -> SqlLedgerRepository:
@@ -56,9 +79,33 @@ class SqlUnitOfWork:
         assert self._conn is not None, "unit of work used outside its with-block"
         return self._conn
 
+    @property
+    def inbox(self) -> InboxQueue:
+        return InboxQueue(self.connection)
+
+    @property
+    def outbox(self) -> OutboxQueue:
+        return OutboxQueue(self.connection)
+
+    @property
+    def conversations(self) -> ConversationRepository:
+        return ConversationRepository(self.connection)
+
+    @property
+    def drafts(self) -> DraftRepository:
+        return DraftRepository(self.connection)
+
     def commit(self) -> None:
+        if self._savepoints:
+            self._savepoints[-1].commit()
+            return
         # The next statement autobegins a new transaction (through the same BEGIN hook).
         self.connection.commit()
 
     def rollback(self) -> None:
+        if self._savepoints:
+            self._savepoints[-1].rollback()
+            self.ledger.forget_cache()
+            return
         self.connection.rollback()
+        self.ledger.forget_cache()

@@ -23,7 +23,7 @@ def test_health_and_readiness_answer_when_the_database_does(engine: Engine) -> N
 
 def test_readiness_fails_and_is_counted_when_the_database_is_unreachable() -> None:
     dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", pool_pre_ping=False)
-    app = create_app(Settings(DATABASE_URL="sqlite://"), engine=dead)
+    app = create_app(Settings(DATABASE_URL="sqlite://"), engine=dead, background=False)
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")

@@ -1,0 +1,1 @@
+"""The conversation: inbound message → group and member → parse → ledger → replies."""

@@ -1,0 +1,164 @@
+"""The conversation engine: one inbound message → the ledger → the replies to send.
+
+Two steps, so the slow part never holds a transaction: :meth:`ConversationEngine.prepare` reads
+the group and roster and parses the text (the Gemini call may take seconds); then
+:meth:`ConversationEngine.apply` runs inside the worker's transaction and changes the ledger
+through the core services. Everything the engine remembers between messages (drafts, members,
+the conversation's group) is in the database, never in process memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from chipin.bot import buttons, events, handlers
+from chipin.bot.commands import read_command
+from chipin.bot.messages import InboundMessage
+from chipin.bot.turns import Outcome, Scene, Turn
+from chipin.core.records import Group, Member
+from chipin.parsing.gemini import GeminiParser
+from chipin.parsing.intents import ParseContext
+from chipin.parsing.router import parse_text
+from chipin.settings import Settings
+from chipin.store.inbox import InboxItem
+from chipin.store.repository import name_key
+from chipin.store.uow import SqlUnitOfWork
+
+log = structlog.get_logger("chipin.bot")
+
+UowFactory = Callable[..., SqlUnitOfWork]
+Clock = Callable[[], dt.datetime]
+SELF_NAMED_CHANNELS = ("web", "cli")
+"""Channels where the sender id *is* the member name (the playground and the terminal)."""
+
+
+class ConversationEngine:
+    def __init__(
+        self, settings: Settings, *, gemini: GeminiParser | None = None, clock: Clock | None = None
+    ) -> None:
+        self.settings = settings
+        self.gemini = gemini
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    # -- step 1: outside any write transaction ---------------------------------------------
+
+    async def prepare(self, uow_factory: UowFactory, item: InboxItem) -> Turn:
+        message = InboundMessage.from_json(item.payload)
+        turn = Turn(item.id, message, item.conversation_key)
+        if message.kind != "message" or not message.text.strip():
+            return turn
+        with uow_factory(readonly=True) as uow:
+            group = self._find_group(uow, message)
+            ctx = self._context(uow, group, message) if group else None
+        roster = ctx.members if ctx else ()
+        command = read_command(message.text, roster)
+        if command is not None:
+            return Turn(item.id, message, item.conversation_key, ctx=ctx, command=command)
+        if ctx is None:  # a first message in a new chat: parse against the group it will get
+            ctx = self._new_context(message)
+        intent = await parse_text(message.text, ctx, mode=self.settings.parser, gemini=self.gemini)
+        return Turn(item.id, message, item.conversation_key, ctx=ctx, intent=intent)
+
+    # -- step 2: inside the worker's transaction ---------------------------------------------
+
+    def apply(self, uow: SqlUnitOfWork, turn: Turn) -> Outcome:
+        message = turn.message
+        now = self.clock()
+        group = self._find_group(uow, message) or self._create_group(uow, message, now)
+        if message.event:
+            return events.on_event(self, uow, group, message, now)
+        sender = self._ensure_member(uow, group, message, now)
+        scene = Scene(group, sender, self._context(uow, group, message), message, turn.inbox_id)
+        if message.action:
+            return buttons.on_action(self, uow, scene, message.action, now)
+        if turn.command is not None:
+            return handlers.on_command(self, uow, scene, turn.command, now)
+        if turn.intent is not None:
+            return handlers.on_intent(self, uow, scene, turn.intent, now)
+        return Outcome(result={"ignored": "empty message"})
+
+    def group_of(self, uow: SqlUnitOfWork, message: InboundMessage) -> Group | None:
+        return self._find_group(uow, message)
+
+    # -- groups, members, context ------------------------------------------------------------
+
+    def _find_group(self, uow: SqlUnitOfWork, message: InboundMessage) -> Group | None:
+        conversation = uow.conversations.get(message.channel, message.chat_id)
+        if conversation is None or conversation.group_id is None:
+            return None
+        return uow.ledger.group(conversation.group_id)
+
+    def _create_group(self, uow: SqlUnitOfWork, message: InboundMessage, now: dt.datetime) -> Group:
+        base = " ".join((message.chat_title or f"{message.channel} chat {message.chat_id}").split())
+        name, n = base, 1
+        while uow.ledger.group_by_name(name) is not None:
+            n += 1
+            name = f"{base} ({n})"
+        group = uow.ledger.add_group(
+            name, self.settings.default_currency, self.settings.default_timezone, "en_US", now
+        )
+        conversation = uow.conversations.get_or_create(
+            message.channel, message.chat_id, now, title=message.chat_title
+        )
+        uow.conversations.update(conversation.id, now, group_id=group.id)
+        log.info("chipin.group_created", group=group.name, channel=message.channel)
+        return group
+
+    def member_name_for(self, uow: SqlUnitOfWork, group: Group, message: InboundMessage) -> str:
+        """The roster name the sender has, or will get when they first speak."""
+        clean = " ".join(message.sender_name.split()) or "Someone"
+        if message.channel in SELF_NAMED_CHANNELS:
+            known = uow.ledger.member_by_name(group.id, clean)
+            return known.name if known else clean
+        linked = uow.conversations.member_for(group.id, message.channel, message.sender_id)
+        if linked is not None:
+            return next(m.name for m in uow.ledger.members(group.id) if m.id == linked)
+        taken = {name_key(m.name) for m in uow.ledger.members(group.id)}
+        name, n = clean, 1
+        while name_key(name) in taken:
+            n += 1
+            name = f"{clean} {n}"
+        return name
+
+    def _ensure_member(
+        self, uow: SqlUnitOfWork, group: Group, message: InboundMessage, now: dt.datetime
+    ) -> Member:
+        name = self.member_name_for(uow, group, message)
+        existing = uow.ledger.member_by_name(group.id, name)
+        member = existing or uow.ledger.add_member(group.id, name, now)
+        if message.channel not in SELF_NAMED_CHANNELS:
+            uow.conversations.link_member(
+                member.id, message.channel, message.sender_id, message.sender_name, now
+            )
+        return member
+
+    def today(self, group: Group | None) -> dt.date:
+        zone = ZoneInfo(group.timezone if group else self.settings.default_timezone)
+        return self.clock().astimezone(zone).date()
+
+    def _context(self, uow: SqlUnitOfWork, group: Group, message: InboundMessage) -> ParseContext:
+        sender = self.member_name_for(uow, group, message)
+        roster = [m.name for m in uow.ledger.members(group.id) if m.active]
+        if sender not in roster:
+            roster.append(sender)
+        return ParseContext(
+            sender=sender,
+            members=tuple(roster),
+            currency=group.currency,
+            today=self.today(group),
+            timezone=group.timezone,
+        )
+
+    def _new_context(self, message: InboundMessage) -> ParseContext:
+        sender = " ".join(message.sender_name.split()) or "Someone"
+        return ParseContext(
+            sender=sender,
+            members=(sender,),
+            currency=self.settings.default_currency,
+            today=self.today(None),
+            timezone=self.settings.default_timezone,
+        )

@@ -1,0 +1,102 @@
+"""What flows through the pipeline, channel-agnostic: inbound messages, replies, actions, and the
+adapter protocol every channel implements for sending."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A provider's message or button press, normalised (what the inbox stores as payload)."""
+
+    channel: str
+    """web | cli | telegram | whatsapp | sms"""
+    chat_id: str
+    """The conversation on the provider (a Telegram chat, a phone number, a playground room)."""
+    sender_id: str
+    """The speaker on the provider (a Telegram user id, a phone number, a playground name)."""
+    sender_name: str
+    text: str = ""
+    sent_at: str | None = None
+    """ISO timestamp from the provider, when it gives one."""
+    is_group: bool = True
+    chat_title: str | None = None
+    message_id: str | None = None
+    action: str | None = None
+    """The data of a pressed button ("confirm:12"), for kind "action"."""
+    action_id: str | None = None
+    """The provider's id of the press (Telegram callback query id), to acknowledge it."""
+    action_message_id: str | None = None
+    """The provider message the pressed button belongs to, so it can be edited."""
+    event: str | None = None
+    """A chat event instead of text: member_joined, member_left, bot_removed, title_changed …"""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, {}, "")}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InboundMessage:
+        return cls(**data)
+
+    @property
+    def kind(self) -> str:
+        return "action" if self.action else "event" if self.event else "message"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A button under a reply; ``data`` comes back as the InboundMessage's ``action``."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the bot wants to say, before it is rendered for a channel."""
+
+    template: str
+    """Template name without channel or suffix ("recorded", "balances", "help" …)."""
+    context: dict[str, Any] = field(default_factory=dict)
+    actions: tuple[Action, ...] = ()
+    edit: bool = False
+    """Replace the message whose button was pressed instead of sending a new one."""
+    private: bool = False
+    """Only for the person it answers (acknowledging a press), not the whole group."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_message_id: str | None
+    provider_status: str | None = None
+
+
+class SendError(Exception):
+    """A send that failed; ``retryable`` says whether trying again may help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: dt.timedelta | None = None,
+        recipient_gone: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable and not recipient_gone
+        self.retry_after = retry_after
+        """The provider asked us to wait this long (Telegram 429) — not counted as a try."""
+        self.recipient_gone = recipient_gone
+        """The bot was removed or blocked: stop sending into this conversation."""
+
+
+class ChannelAdapter(Protocol):
+    """Sends outbox rows of one channel. Raises :class:`SendError` on failure."""
+
+    channel: str
+
+    async def send(self, recipient: str, kind: str, payload: dict[str, Any]) -> SendResult: ...

@@ -1,0 +1,75 @@
+"""Rendering replies from Jinja2 templates, per channel.
+
+Templates live in ``chipin/templates/<channel>/<name>.<ext>.j2`` with ``chipin/templates/text``
+as the plain-text fallback (web playground, terminal, SMS until they get their own). Undefined
+variables are errors (StrictUndefined), and HTML templates autoescape user text.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.numbers import format_decimal
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+
+from chipin.bot.messages import Reply
+from chipin.core.money import currency_exponent, minor_to_decimal
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+FORMATS = {"telegram": "html"}
+"""Channels whose messages are marked up; every other channel gets plain text."""
+
+
+def format_amount(minor: int, currency: str, locale: str = "en_US") -> str:
+    """A number in the currency's digits, grouped for the locale: "1,250.50", "1.250,50"."""
+    exponent = currency_exponent(currency)
+    pattern = "#,##0" + ("." + "0" * exponent if exponent else "")
+    value: Decimal = minor_to_decimal(minor, currency)
+    text: str = format_decimal(value, format=pattern, locale=locale)
+    return text
+
+
+@pass_context
+def _amount(ctx: Context, minor: int, currency: str) -> str:
+    return format_amount(minor, currency, ctx.get("locale", "en_US"))
+
+
+@pass_context
+def _money(ctx: Context, minor: int, currency: str) -> str:
+    return f"{format_amount(minor, currency, ctx.get('locale', 'en_US'))} {currency}"
+
+
+@lru_cache(maxsize=16)
+def _environment(channel: str) -> Environment:
+    paths = [TEMPLATES / channel, TEMPLATES / "text"]
+    env = Environment(
+        loader=FileSystemLoader([str(p) for p in paths if p.is_dir()]),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["amount"] = _amount
+    env.filters["money"] = _money
+    return env
+
+
+def message_format(channel: str) -> str:
+    return FORMATS.get(channel, "plain")
+
+
+def render(channel: str, reply: Reply, *, locale: str = "en_US") -> dict[str, Any]:
+    """The outbox payload for ``reply`` on ``channel``: text, format and buttons."""
+    fmt = message_format(channel)
+    suffix = "html.j2" if fmt == "html" else "txt.j2"
+    template = _environment(channel).get_template(f"{reply.template}.{suffix}")
+    text = template.render(**reply.context, locale=locale).strip()
+    payload: dict[str, Any] = {"text": text, "format": fmt, "template": reply.template}
+    if reply.actions:
+        payload["actions"] = [{"label": a.label, "data": a.data} for a in reply.actions]
+    return payload

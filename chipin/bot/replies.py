@@ -1,0 +1,79 @@
+"""Reply builders shared by the handlers: notices, buttons, balances and spending."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chipin.bot.messages import Action, Reply
+from chipin.core import services
+from chipin.core.records import Group
+from chipin.core.reports import PERIOD_LABELS, period_range, spending
+from chipin.parsing import intents as it
+from chipin.store.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from chipin.bot.conversation import ConversationEngine
+
+
+from chipin.bot.turns import Scene
+
+
+def notice(text: str, *, edit: bool = False, private: bool = False) -> Reply:
+    return Reply("notice", {"text": text}, edit=edit, private=private)
+
+
+def undo_button(entry_id: int) -> Action:
+    return Action("Undo", f"u:{entry_id}")
+
+
+def balances_reply(uow: SqlUnitOfWork, group: Group) -> Reply:
+    by_currency = services.group_balances(uow, group.id)
+    plans = services.settle_up(uow, group.id)
+    currencies = [
+        {
+            "currency": c,
+            "balances": [
+                {"name": m, "amount": a} for m, a in sorted(v.items(), key=lambda kv: -kv[1])
+            ],
+            "transfers": [
+                {"debtor": t.debtor, "creditor": t.creditor, "amount": t.amount}
+                for t in plans.get(c, [])
+            ],
+        }
+        for c, v in by_currency.items()
+        if any(v.values())
+    ]
+    return Reply("balances", {"group": group.name, "currencies": currencies})
+
+
+def spending_reply(
+    engine: ConversationEngine, uow: SqlUnitOfWork, scene: Scene, intent: it.ShowSpending
+) -> Reply:
+    period = intent.period or "month"
+    start, end = period_range(period, engine.today(scene.group))
+    stored = uow.ledger.entries_between(scene.group.id, start, end)
+    totals = spending((s.entry for s in stored), category=intent.category, member=intent.member)
+    return Reply(
+        "spending",
+        {
+            "group": scene.group.name,
+            "period_label": PERIOD_LABELS.get(period, period),
+            "category": intent.category,
+            "member": intent.member,
+            "totals": [
+                {
+                    "currency": t.currency,
+                    "amount": t.total,
+                    "by_category": [
+                        {"name": k, "amount": v}
+                        for k, v in sorted(t.by_category.items(), key=lambda kv: -kv[1])
+                    ],
+                    "by_member": [
+                        {"name": k, "amount": v}
+                        for k, v in sorted(t.by_member.items(), key=lambda kv: -kv[1])
+                    ],
+                }
+                for t in totals
+            ],
+        },
+    )

@@ -1,0 +1,1 @@
+"""One adapter per provider: inbound normalisation and outbound sending."""

@@ -1,0 +1,1 @@
+"""Outbound: the dispatcher that sends outbox rows through the channel adapters."""

@@ -1,0 +1,166 @@
+"""The dispatcher: sends due outbox rows through their channel's adapter.
+
+A failed send is retried with exponential backoff and jitter, a provider's "wait N seconds"
+(Telegram's ``retry_after``) is honoured for that row without counting a try, and after
+``max_attempts`` a row is parked as dead — kept, visible in the dashboard, retryable by an
+operator. When the recipient is gone (bot removed, user blocked it) the conversation's queued
+messages are cancelled instead of retried into the void.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import random
+from collections.abc import Callable, Mapping
+
+import structlog
+from sqlalchemy import Engine
+
+from chipin.bot.messages import ChannelAdapter, SendError
+from chipin.bot.worker import holder_id
+from chipin.store.outbox import OutboxItem
+from chipin.store.uow import SqlUnitOfWork
+
+log = structlog.get_logger("chipin.dispatcher")
+
+
+def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> dt.timedelta:
+    """Exponential backoff with jitter for the ``attempt``-th failure (1-based).
+
+    Written here rather than with tenacity because the schedule is persisted in the outbox row
+    (``next_attempt_at``), not spent waiting inside one call.
+    """
+    delay = min(cap, base * 2 ** (attempt - 1))
+    return dt.timedelta(seconds=delay * rng.uniform(0.5, 1.0))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        adapters: Mapping[str, ChannelAdapter],
+        *,
+        max_attempts: int = 6,
+        backoff_seconds: float = 2.0,
+        backoff_max_seconds: float = 600.0,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
+        batch: int = 50,
+        clock: Callable[[], dt.datetime] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.adapters = dict(adapters)
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.backoff_max_seconds = backoff_max_seconds
+        self.lease = lease
+        self.batch = batch
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.rng = rng or random.Random()  # noqa: S311 - backoff jitter, not a secret
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    def _claim(self, holder: str) -> list[OutboxItem]:
+        with self.uow() as uow:
+            items = uow.outbox.claim_due(
+                holder, self.clock(), self.lease, self.batch, tuple(self.adapters) or None
+            )
+            uow.commit()
+        return items
+
+    def _sent(self, item: OutboxItem, message_id: str | None, status: str | None) -> None:
+        with self.uow() as uow:
+            uow.outbox.mark_sent(
+                item.id, self.clock(), provider_message_id=message_id, provider_status=status
+            )
+            uow.commit()
+
+    def _failed(self, item: OutboxItem, error: SendError) -> str:
+        now = self.clock()
+        with self.uow() as uow:
+            if error.retry_after is not None:
+                uow.outbox.defer(item.id, now + error.retry_after, str(error))
+                uow.commit()
+                return "deferred"
+            attempt = item.attempts + 1
+            retry_at = None
+            if error.retryable and attempt < self.max_attempts:
+                retry_at = now + backoff(
+                    attempt, self.backoff_seconds, self.backoff_max_seconds, self.rng
+                )
+            status = uow.outbox.mark_failed(item.id, now, str(error), retry_at)
+            if error.recipient_gone:
+                uow.outbox.cancel_conversation(item.conversation_key, now, str(error))
+                conversation = _conversation(uow, item)
+                if conversation is not None:
+                    uow.conversations.update(conversation, now, active=False)
+            uow.commit()
+        return status
+
+    async def send(self, item: OutboxItem) -> str:
+        adapter = self.adapters.get(item.channel)
+        try:
+            if adapter is None:
+                raise SendError(f"the {item.channel} channel is not configured", retryable=False)
+            result = await adapter.send(item.recipient, item.kind, item.payload)
+        except SendError as exc:
+            status = await asyncio.to_thread(self._failed, item, exc)
+            log.warning(
+                "chipin.send_failed",
+                outbox_id=item.id,
+                channel=item.channel,
+                status=status,
+                error=str(exc),
+            )
+            return status
+        except Exception as exc:  # an adapter bug or a network error: retry like any failure
+            status = await asyncio.to_thread(
+                self._failed, item, SendError(f"{type(exc).__name__}: {exc}")
+            )
+            log.exception("chipin.send_error", outbox_id=item.id, channel=item.channel)
+            return status
+        await asyncio.to_thread(
+            self._sent, item, result.provider_message_id, result.provider_status
+        )
+        return "sent"
+
+    async def run_once(self, holder: str) -> int:
+        items = await asyncio.to_thread(self._claim, holder)
+        if items:
+            await asyncio.gather(*(self.send(item) for item in items))
+        return len(items)
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, poll: float = 0.2) -> None:
+        holder, failures = holder_id("dispatcher"), 0
+        while not stop.is_set():
+            try:
+                sent = await self.run_once(holder)
+                failures = 0
+            except Exception:
+                failures += 1  # back off while the database is unreachable
+                log.exception("chipin.dispatcher_error", failures=failures)
+                sent = 0
+            if sent == 0:
+                wake.clear()
+                idle = poll if failures == 0 else min(30.0, poll * 2**failures)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait() if failures == 0 else stop.wait(), idle)
+
+    async def drain(self, *, limit: int = 10_000) -> int:
+        """Send everything due now (tests and the terminal chat)."""
+        holder, total = holder_id("drain"), 0
+        while total < limit:
+            sent = await self.run_once(holder)
+            if sent == 0:
+                break
+            total += sent
+        return total
+
+
+def _conversation(uow: SqlUnitOfWork, item: OutboxItem) -> int | None:
+    channel, _, external_id = item.conversation_key.partition(":")
+    found = uow.conversations.get(channel, external_id)
+    return found.id if found else None

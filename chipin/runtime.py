@@ -1,0 +1,111 @@
+"""The background machinery of a Chipin process: the worker and the dispatcher, their wake-up
+events, and the channel adapters. Built by the app factory (``chipin serve``) or by
+``chipin worker`` / ``chipin chat``; never at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import Engine
+
+from chipin.bot.conversation import ConversationEngine
+from chipin.bot.messages import ChannelAdapter
+from chipin.bot.worker import Worker
+from chipin.channels.web import WebAdapter
+from chipin.notify.dispatcher import Dispatcher
+from chipin.parsing.gemini import GeminiParser
+from chipin.settings import Settings
+
+log = structlog.get_logger("chipin.runtime")
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    worker: Worker
+    dispatcher: Dispatcher
+    gemini: GeminiParser | None = None
+    wake_worker: asyncio.Event = field(default_factory=asyncio.Event)
+    wake_dispatcher: asyncio.Event = field(default_factory=asyncio.Event)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        *,
+        adapters: dict[str, ChannelAdapter] | None = None,
+        gemini: GeminiParser | None = None,
+        clock: Clock | None = None,
+    ) -> Runtime:
+        gemini = gemini or GeminiParser.from_settings(settings)
+        conversation = ConversationEngine(settings, gemini=gemini, clock=clock)
+        chosen: dict[str, ChannelAdapter] = {"web": WebAdapter()}
+        chosen.update(adapters or {})
+        dispatcher = Dispatcher(
+            engine,
+            chosen,
+            max_attempts=settings.outbox_max_attempts,
+            backoff_seconds=settings.outbox_backoff_seconds,
+            backoff_max_seconds=settings.outbox_backoff_max_seconds,
+            clock=clock,
+        )
+        wake_dispatcher = asyncio.Event()
+        worker = Worker(
+            engine,
+            conversation,
+            lease=dt.timedelta(seconds=settings.worker_lease_seconds),
+            max_attempts=settings.worker_max_attempts,
+            on_outbox=wake_dispatcher.set,
+            clock=clock,
+        )
+        runtime = cls(settings, engine, worker, dispatcher, gemini, wake_dispatcher=wake_dispatcher)
+        return runtime
+
+    def wake(self) -> None:
+        """Called after a message is accepted: the worker looks at once instead of polling."""
+        self.wake_worker.set()
+
+    def start(self, *, worker: bool = True, dispatcher: bool = True) -> None:
+        poll = self.settings.worker_poll_seconds
+        if worker:
+            self.tasks.append(
+                asyncio.create_task(
+                    self.worker.run(
+                        self.stop,
+                        self.wake_worker,
+                        concurrency=self.settings.worker_concurrency,
+                        poll=poll,
+                    ),
+                    name="chipin-worker",
+                )
+            )
+        if dispatcher:
+            self.tasks.append(
+                asyncio.create_task(
+                    self.dispatcher.run(self.stop, self.wake_dispatcher, poll=poll),
+                    name="chipin-dispatcher",
+                )
+            )
+        log.info("chipin.runtime_started", worker=worker, dispatcher=dispatcher)
+
+    async def close(self) -> None:
+        self.stop.set()
+        self.wake_worker.set()
+        self.wake_dispatcher.set()
+        for task in self.tasks:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                task.cancel()
+        self.tasks.clear()
+        if self.gemini is not None:
+            await self.gemini.aclose()

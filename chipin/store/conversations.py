@@ -1,0 +1,126 @@
+"""Conversations (a chat on a provider, bound to a group) and members' channel identities."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, select, update
+
+from chipin.store import tables as t
+from chipin.store.sql import insert_ignore
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    channel: str
+    external_id: str
+    group_id: int | None
+    title: str | None
+    active: bool
+
+    @property
+    def key(self) -> str:
+        return conversation_key(self.channel, self.external_id)
+
+
+def conversation_key(channel: str, external_id: str) -> str:
+    return f"{channel}:{external_id}"
+
+
+class ConversationRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _record(r: Any) -> Conversation:
+        return Conversation(r.id, r.channel, r.external_id, r.group_id, r.title, bool(r.active))
+
+    def get(self, channel: str, external_id: str) -> Conversation | None:
+        row = self.conn.execute(
+            select(t.conversations).where(
+                and_(
+                    t.conversations.c.channel == channel,
+                    t.conversations.c.external_id == external_id,
+                )
+            )
+        ).first()
+        return self._record(row) if row else None
+
+    def by_id(self, conversation_id: int) -> Conversation | None:
+        row = self.conn.execute(
+            select(t.conversations).where(t.conversations.c.id == conversation_id)
+        ).first()
+        return self._record(row) if row else None
+
+    def for_group(self, group_id: int) -> list[Conversation]:
+        rows = self.conn.execute(
+            select(t.conversations).where(t.conversations.c.group_id == group_id)
+        )
+        return [self._record(r) for r in rows]
+
+    def get_or_create(
+        self, channel: str, external_id: str, now: dt.datetime, *, title: str | None = None
+    ) -> Conversation:
+        found = self.get(channel, external_id)
+        if found is not None:
+            return found
+        self.conn.execute(
+            insert_ignore(self.conn, t.conversations)
+            .values(
+                channel=channel,
+                external_id=external_id,
+                title=title,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        created = self.get(channel, external_id)
+        assert created is not None
+        return created
+
+    def update(self, conversation_id: int, now: dt.datetime, **fields: Any) -> None:
+        self.conn.execute(
+            update(t.conversations)
+            .where(t.conversations.c.id == conversation_id)
+            .values(updated_at=now, **fields)
+        )
+
+    def member_for(self, group_id: int, channel: str, external_user_id: str) -> int | None:
+        """The member id of this channel user in this group, if they are linked."""
+        row = self.conn.execute(
+            select(t.member_identities.c.member_id)
+            .join(t.members, t.members.c.id == t.member_identities.c.member_id)
+            .where(
+                and_(
+                    t.members.c.group_id == group_id,
+                    t.member_identities.c.channel == channel,
+                    t.member_identities.c.external_user_id == external_user_id,
+                )
+            )
+        ).first()
+        return int(row[0]) if row else None
+
+    def link_member(
+        self,
+        member_id: int,
+        channel: str,
+        external_user_id: str,
+        display_name: str | None,
+        now: dt.datetime,
+    ) -> None:
+        self.conn.execute(
+            insert_ignore(self.conn, t.member_identities)
+            .values(
+                member_id=member_id,
+                channel=channel,
+                external_user_id=external_user_id,
+                display_name=display_name,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )

@@ -1,0 +1,230 @@
+"""The inbox: inbound messages stored under their provider id, and per-conversation leases.
+
+Claiming works the same on SQLite (one process) and PostgreSQL (many): every claim is a
+conditional UPDATE only one transaction can win, and PostgreSQL reads its candidates with
+``FOR UPDATE SKIP LOCKED`` so workers never queue behind each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+
+from chipin.store import tables as t
+from chipin.store.sql import insert_ignore
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: int
+    channel: str
+    provider_id: str
+    conversation_key: str
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    received_at: dt.datetime
+    result: dict[str, Any] | None = None
+    needs_review: bool = False
+    last_error: str | None = None
+
+
+class InboxQueue:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def enqueue(
+        self,
+        *,
+        channel: str,
+        provider_id: str,
+        conversation_key: str,
+        kind: str,
+        payload: dict[str, Any],
+        raw: dict[str, Any] | None,
+        now: dt.datetime,
+    ) -> int | None:
+        """Store an inbound message; None when this (channel, provider id) was stored before."""
+        result = self.conn.execute(
+            insert_ignore(self.conn, t.inbox)
+            .values(
+                channel=channel,
+                provider_id=provider_id,
+                conversation_key=conversation_key,
+                kind=kind,
+                payload=payload,
+                raw=raw,
+                status="pending",
+                attempts=0,
+                needs_review=False,
+                received_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(t.inbox.c.id)
+        ).first()
+        if result is None:
+            return None
+        self.conn.execute(
+            insert_ignore(self.conn, t.conversation_leases)
+            .values(conversation_key=conversation_key)
+            .on_conflict_do_nothing()
+        )
+        return int(result[0])
+
+    @staticmethod
+    def _item(r: Any) -> InboxItem:
+        return InboxItem(
+            r.id,
+            r.channel,
+            r.provider_id,
+            r.conversation_key,
+            r.kind,
+            r.payload,
+            r.status,
+            r.attempts,
+            r.received_at,
+            r.result,
+            bool(r.needs_review),
+            r.last_error,
+        )
+
+    def get(self, inbox_id: int) -> InboxItem | None:
+        row = self.conn.execute(select(t.inbox).where(t.inbox.c.id == inbox_id)).first()
+        return self._item(row) if row else None
+
+    def claim_conversation(self, holder: str, now: dt.datetime, lease: dt.timedelta) -> str | None:
+        """Take the lease of the conversation whose oldest pending message is oldest, if its
+        lease is free or expired. Returns its key, or None when there is nothing to do."""
+        free = or_(
+            t.conversation_leases.c.holder.is_(None), t.conversation_leases.c.lease_until < now
+        )
+        oldest = (
+            select(func.min(t.inbox.c.id))
+            .where(
+                and_(
+                    t.inbox.c.conversation_key == t.conversation_leases.c.conversation_key,
+                    t.inbox.c.status == "pending",
+                )
+            )
+            .scalar_subquery()
+        )
+        query = (
+            select(t.conversation_leases.c.conversation_key)
+            .where(and_(free, oldest.is_not(None)))
+            .order_by(oldest)
+            .limit(8)
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=t.conversation_leases)
+        for (key,) in self.conn.execute(query).all():
+            won = self.conn.execute(
+                update(t.conversation_leases)
+                .where(and_(t.conversation_leases.c.conversation_key == key, free))
+                .values(holder=holder, lease_until=now + lease)
+            ).rowcount
+            if won:
+                return str(key)
+        return None
+
+    def pending(self, key: str, limit: int = 50) -> list[InboxItem]:
+        rows = self.conn.execute(
+            select(t.inbox)
+            .where(and_(t.inbox.c.conversation_key == key, t.inbox.c.status == "pending"))
+            .order_by(t.inbox.c.id)
+            .limit(limit)
+        )
+        return [self._item(r) for r in rows]
+
+    def renew(self, key: str, holder: str, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Extend our lease; False when we lost it (it expired and another worker took it)."""
+        return bool(
+            self.conn.execute(
+                update(t.conversation_leases)
+                .where(
+                    and_(
+                        t.conversation_leases.c.conversation_key == key,
+                        t.conversation_leases.c.holder == holder,
+                    )
+                )
+                .values(lease_until=now + lease)
+            ).rowcount
+        )
+
+    def release(self, key: str, holder: str) -> None:
+        self.conn.execute(
+            update(t.conversation_leases)
+            .where(
+                and_(
+                    t.conversation_leases.c.conversation_key == key,
+                    t.conversation_leases.c.holder == holder,
+                )
+            )
+            .values(holder=None, lease_until=None)
+        )
+
+    def complete(
+        self,
+        inbox_id: int,
+        now: dt.datetime,
+        *,
+        result: dict[str, Any] | None,
+        entry_id: int | None = None,
+        needs_review: bool = False,
+    ) -> bool:
+        """Mark a pending message done. False if it was not pending any more (another worker
+        finished it): the caller must roll back what it wrote."""
+        return bool(
+            self.conn.execute(
+                update(t.inbox)
+                .where(and_(t.inbox.c.id == inbox_id, t.inbox.c.status == "pending"))
+                .values(
+                    status="done",
+                    processed_at=now,
+                    result=result,
+                    entry_id=entry_id,
+                    needs_review=needs_review,
+                    last_error=None,
+                )
+            ).rowcount
+        )
+
+    def record_failure(self, inbox_id: int, error: str, now: dt.datetime, max_attempts: int) -> str:
+        """Count a failed attempt; after ``max_attempts`` the message is parked as failed (kept,
+        visible, reprocessable) so it stops blocking its conversation."""
+        row = self.conn.execute(select(t.inbox.c.attempts).where(t.inbox.c.id == inbox_id)).first()
+        attempts = (row[0] if row else 0) + 1
+        status = "failed" if attempts >= max_attempts else "pending"
+        self.conn.execute(
+            update(t.inbox)
+            .where(and_(t.inbox.c.id == inbox_id, t.inbox.c.status == "pending"))
+            .values(
+                attempts=attempts,
+                last_error=error[:2000],
+                status=status,
+                needs_review=status == "failed",
+                processed_at=now if status == "failed" else None,
+            )
+        )
+        return status
+
+    def flag_for_review(self, inbox_id: int) -> None:
+        """Keep a message for the parse review (its draft was cancelled)."""
+        self.conn.execute(update(t.inbox).where(t.inbox.c.id == inbox_id).values(needs_review=True))
+
+    def reprocess(self, inbox_id: int) -> bool:
+        """An operator sends a failed message through the worker again."""
+        return bool(
+            self.conn.execute(
+                update(t.inbox)
+                .where(and_(t.inbox.c.id == inbox_id, t.inbox.c.status == "failed"))
+                .values(status="pending", attempts=0, processed_at=None)
+            ).rowcount
+        )
+
+    def counts(self) -> dict[str, int]:
+        rows = self.conn.execute(select(t.inbox.c.status, func.count()).group_by(t.inbox.c.status))
+        return {str(s): int(n) for s, n in rows}

@@ -1,0 +1,255 @@
+"""The outbox: replies and notifications waiting to be sent, with their tries and outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, func, or_, select, update
+
+from chipin.store import tables as t
+from chipin.store.sql import insert_ignore
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    channel: str
+    conversation_key: str
+    recipient: str
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    inbox_id: int | None
+    provider_message_id: str | None
+    last_error: str | None
+    created_at: dt.datetime
+
+
+class OutboxQueue:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(
+        self,
+        *,
+        channel: str,
+        conversation_key: str,
+        recipient: str,
+        kind: str,
+        payload: dict[str, Any],
+        now: dt.datetime,
+        inbox_id: int | None = None,
+        dedupe_key: str | None = None,
+    ) -> int | None:
+        """Queue an outbound message; None when ``dedupe_key`` was queued before."""
+        row = self.conn.execute(
+            insert_ignore(self.conn, t.outbox)
+            .values(
+                channel=channel,
+                conversation_key=conversation_key,
+                recipient=recipient,
+                kind=kind,
+                payload=payload,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                inbox_id=inbox_id,
+                dedupe_key=dedupe_key,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(t.outbox.c.id)
+        ).first()
+        return int(row[0]) if row else None
+
+    @staticmethod
+    def _item(r: Any) -> OutboxItem:
+        return OutboxItem(
+            r.id,
+            r.channel,
+            r.conversation_key,
+            r.recipient,
+            r.kind,
+            r.payload,
+            r.status,
+            r.attempts,
+            r.next_attempt_at,
+            r.inbox_id,
+            r.provider_message_id,
+            r.last_error,
+            r.created_at,
+        )
+
+    def get(self, outbox_id: int) -> OutboxItem | None:
+        row = self.conn.execute(select(t.outbox).where(t.outbox.c.id == outbox_id)).first()
+        return self._item(row) if row else None
+
+    def claim_due(
+        self,
+        holder: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        limit: int = 20,
+        channels: tuple[str, ...] | None = None,
+    ) -> list[OutboxItem]:
+        """Due messages, at most the oldest unsent one per conversation (so a chat receives its
+        messages in order even while one of them is being retried)."""
+        o, earlier = t.outbox, t.outbox.alias("earlier")
+        waiting = ("pending", "failed")
+        unclaimed = or_(o.c.claimed_until.is_(None), o.c.claimed_until < now)
+        query = (
+            select(o.c.id)
+            .where(
+                and_(
+                    o.c.status.in_(waiting),
+                    o.c.next_attempt_at <= now,
+                    unclaimed,
+                    ~exists().where(
+                        and_(
+                            earlier.c.conversation_key == o.c.conversation_key,
+                            earlier.c.id < o.c.id,
+                            earlier.c.status.in_(waiting),
+                        )
+                    ),
+                )
+            )
+            .order_by(o.c.id)
+            .limit(limit)
+        )
+        if channels is not None:
+            query = query.where(o.c.channel.in_(channels))
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=o)
+        ids = [r[0] for r in self.conn.execute(query)]
+        claimed = []
+        for outbox_id in ids:
+            won = self.conn.execute(
+                update(o)
+                .where(and_(o.c.id == outbox_id, unclaimed, o.c.status.in_(waiting)))
+                .values(claimed_by=holder, claimed_until=now + lease)
+            ).rowcount
+            if won:
+                claimed.append(outbox_id)
+        if not claimed:
+            return []
+        rows = self.conn.execute(select(o).where(o.c.id.in_(claimed)).order_by(o.c.id))
+        return [self._item(r) for r in rows]
+
+    def mark_sent(
+        self,
+        outbox_id: int,
+        now: dt.datetime,
+        *,
+        provider_message_id: str | None,
+        provider_status: str | None = None,
+    ) -> None:
+        self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == outbox_id)
+            .values(
+                status="sent",
+                sent_at=now,
+                updated_at=now,
+                attempts=t.outbox.c.attempts + 1,
+                provider_message_id=provider_message_id,
+                provider_status=provider_status,
+                claimed_by=None,
+                claimed_until=None,
+                last_error=None,
+            )
+        )
+
+    def mark_failed(
+        self, outbox_id: int, now: dt.datetime, error: str, retry_at: dt.datetime | None
+    ) -> str:
+        """Record a failed try: retried at ``retry_at``, or parked as dead when it is None."""
+        status = "failed" if retry_at is not None else "dead"
+        self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == outbox_id)
+            .values(
+                status=status,
+                attempts=t.outbox.c.attempts + 1,
+                last_error=error[:2000],
+                next_attempt_at=retry_at or now,
+                updated_at=now,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        return status
+
+    def defer(self, outbox_id: int, until: dt.datetime, reason: str) -> None:
+        """Put a message back without counting a try (a rate limit said wait)."""
+        self.conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == outbox_id)
+            .values(
+                next_attempt_at=until, last_error=reason[:2000], claimed_by=None, claimed_until=None
+            )
+        )
+
+    def retry(self, outbox_id: int, now: dt.datetime) -> bool:
+        """An operator retries a dead (or failed) message now, with a fresh count of tries."""
+        return bool(
+            self.conn.execute(
+                update(t.outbox)
+                .where(and_(t.outbox.c.id == outbox_id, t.outbox.c.status.in_(("dead", "failed"))))
+                .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+            ).rowcount
+        )
+
+    def cancel(self, outbox_id: int, now: dt.datetime) -> bool:
+        return bool(
+            self.conn.execute(
+                update(t.outbox)
+                .where(
+                    and_(
+                        t.outbox.c.id == outbox_id,
+                        t.outbox.c.status.in_(("pending", "failed", "dead")),
+                    )
+                )
+                .values(status="cancelled", updated_at=now, claimed_by=None, claimed_until=None)
+            ).rowcount
+        )
+
+    def cancel_conversation(self, key: str, now: dt.datetime, reason: str) -> int:
+        """Stop sending into a conversation that is gone (bot removed, user blocked it)."""
+        return int(
+            self.conn.execute(
+                update(t.outbox)
+                .where(
+                    and_(
+                        t.outbox.c.conversation_key == key,
+                        t.outbox.c.status.in_(("pending", "failed")),
+                    )
+                )
+                .values(
+                    status="cancelled",
+                    last_error=reason,
+                    updated_at=now,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+            ).rowcount
+        )
+
+    def for_conversation(self, key: str, after_id: int = 0, limit: int = 200) -> list[OutboxItem]:
+        rows = self.conn.execute(
+            select(t.outbox)
+            .where(and_(t.outbox.c.conversation_key == key, t.outbox.c.id > after_id))
+            .order_by(t.outbox.c.id)
+            .limit(limit)
+        )
+        return [self._item(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self.conn.execute(
+            select(t.outbox.c.status, func.count()).group_by(t.outbox.c.status)
+        )
+        return {str(s): int(n) for s, n in rows}

@@ -1,0 +1,295 @@
+"""The message pipeline on SQLite and PostgreSQL: inbox → worker → outbox → dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from chipin.bot.conversation import ConversationEngine
+from chipin.bot.ingress import accept
+from chipin.bot.messages import InboundMessage, SendError, SendResult
+from chipin.bot.worker import Worker
+from chipin.core import services
+from chipin.notify.dispatcher import Dispatcher
+from chipin.settings import Settings
+from chipin.store import tables as t
+from chipin.store.uow import SqlUnitOfWork
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 21, 19, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += dt.timedelta(**kwargs)
+
+
+class FlakyAdapter:
+    """A channel that fails ``failures`` times, then works; records what it sent."""
+
+    channel = "web"
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def send(self, recipient: str, kind: str, payload: dict[str, Any]) -> SendResult:
+        if self.failures:
+            self.failures -= 1
+            raise SendError("provider is down")
+        self.sent.append((recipient, kind, payload))
+        return SendResult(f"p-{len(self.sent)}")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(PARSER="rules", DEFAULT_CURRENCY="EUR", OUTBOX_MAX_ATTEMPTS=3)
+
+
+def make_room(engine: Engine, name: str, members: list[str], room: str) -> int:
+    group = services.create_group(SqlUnitOfWork(engine), name, "EUR", "Europe/Lisbon")
+    services.add_members(SqlUnitOfWork(engine), group.id, members)
+    with SqlUnitOfWork(engine) as uow:
+        conv = uow.conversations.get_or_create("web", room, dt.datetime.now(dt.UTC))
+        uow.conversations.update(conv.id, dt.datetime.now(dt.UTC), group_id=group.id)
+        uow.commit()
+    return group.id
+
+
+def say(engine: Engine, room: str, who: str, text: str, pid: str) -> int | None:
+    message = InboundMessage("web", room, who, who, text, message_id=f"m-{pid}")
+    return accept(engine, message, provider_id=pid)
+
+
+def press(engine: Engine, room: str, who: str, data: str, pid: str, message_id: str = "p-1") -> int | None:
+    message = InboundMessage("web", room, who, who, action=data, action_id=f"a-{pid}",
+                             action_message_id=message_id)
+    return accept(engine, message, provider_id=pid)
+
+
+def outbox_texts(engine: Engine, room: str) -> list[str]:
+    with SqlUnitOfWork(engine) as uow:
+        return [o.payload.get("text", "") for o in uow.outbox.for_conversation(f"web:{room}")
+                if o.kind != "answer"]
+
+
+def balances(engine: Engine, group_id: int) -> dict[str, dict[str, int]]:
+    return services.group_balances(SqlUnitOfWork(engine), group_id)
+
+
+def worker_for(engine: Engine, settings: Settings, clock: Clock) -> Worker:
+    return Worker(engine, ConversationEngine(settings, clock=clock), clock=clock,
+                  lease=dt.timedelta(seconds=30))
+
+
+def test_a_scripted_group_conversation(engine: Engine, settings: Settings, clock: Clock) -> None:
+    group_id = make_room(engine, "Lisbon", ["Ana", "Raj", "Mia"], "r1")
+    worker = worker_for(engine, settings, clock)
+    adapter = FlakyAdapter()
+    dispatcher = Dispatcher(engine, {"web": adapter}, clock=clock)
+    script = [
+        ("Ana", "I paid 60 for dinner, split with everyone"),
+        ("Raj", "who owes what?"),
+        ("Mia", "lol that place was great"),
+        ("Raj", "I paid Ana 20"),
+    ]
+    for n, (who, text) in enumerate(script):
+        assert say(engine, "r1", who, text, f"s{n}") is not None
+    assert asyncio.run(worker.drain()) == 4
+    assert asyncio.run(dispatcher.drain()) == 3  # chit-chat gets no reply
+    texts = [payload["text"] for _, _, payload in adapter.sent]
+    assert texts[0].startswith("✓ Dinner · 60.00 EUR · paid by Ana · Ana 20.00, Raj 20.00, Mia 20.00")
+    assert "Ana: is owed 40.00 EUR" in texts[1]
+    assert "→ Raj pays Ana 20.00 EUR" in texts[1] or "→ Mia pays Ana 20.00 EUR" in texts[1]
+    assert texts[2].startswith("✓ Raj paid Ana 20.00 EUR")
+    assert adapter.sent[0][2]["actions"][0]["label"] == "Undo"
+    assert balances(engine, group_id)["EUR"] == {"Ana": 2000, "Mia": -2000, "Raj": 0}
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.inbox.counts() == {"done": 4}
+        assert uow.outbox.counts() == {"sent": 3}
+
+
+def test_a_duplicate_delivery_is_stored_once_even_concurrently(engine: Engine, settings: Settings,
+                                                               clock: Clock) -> None:
+    group_id = make_room(engine, "Dup", ["Ana", "Raj"], "r2")
+    results: list[int | None] = []
+    barrier = threading.Barrier(4)
+
+    def deliver() -> None:
+        barrier.wait()
+        results.append(say(engine, "r2", "Ana", "I paid 30 for taxi, split with Raj", "same-id"))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len([r for r in results if r is not None]) == 1
+    asyncio.run(worker_for(engine, settings, clock).drain())
+    assert balances(engine, group_id)["EUR"] == {"Ana": 1500, "Raj": -1500}
+
+
+def test_messages_of_one_group_apply_in_order_while_other_groups_proceed(
+    engine: Engine, settings: Settings, clock: Clock
+) -> None:
+    a = make_room(engine, "A", ["Ana", "Raj"], "ra")
+    b = make_room(engine, "B", ["Bo", "Cy"], "rb")
+    say(engine, "ra", "Ana", "I paid 50 for groceries, split with Raj", "a1")
+    say(engine, "rb", "Bo", "I paid 10 for coffee, split with Cy", "b1")
+    say(engine, "ra", "Ana", "actually it was 70", "a2")
+    worker = worker_for(engine, settings, clock)
+    # another worker holds group A's conversation: B must still be handled
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.inbox.claim_conversation("other", clock(), dt.timedelta(seconds=30)) == "web:ra"
+        uow.commit()
+    asyncio.run(worker.drain())
+    assert balances(engine, b)["EUR"] == {"Bo": 500, "Cy": -500}
+    assert balances(engine, a) == {}
+    with SqlUnitOfWork(engine) as uow:
+        uow.inbox.release("web:ra", "other")
+        uow.commit()
+    asyncio.run(worker.drain())
+    # the correction applied after the expense it corrects: 70 split two ways
+    assert balances(engine, a)["EUR"] == {"Ana": 3500, "Raj": -3500}
+
+
+def test_a_worker_that_lost_its_lease_writes_nothing(engine: Engine, settings: Settings,
+                                                     clock: Clock) -> None:
+    group_id = make_room(engine, "Fence", ["Ana", "Raj"], "rf")
+    say(engine, "rf", "Ana", "I paid 40 for fuel, split with Raj", "f1")
+    slow = worker_for(engine, settings, clock)
+    claimed = slow._claim("slow")
+    assert claimed is not None
+    key, items = claimed
+    turn = asyncio.run(slow.conversation.prepare(slow.uow, items[0]))
+    clock.advance(seconds=31)  # the slow worker's lease expires; another takes over
+    asyncio.run(worker_for(engine, settings, clock).drain())
+    from chipin.bot.worker import LeaseLost
+
+    with pytest.raises(LeaseLost):
+        slow._apply("slow", turn)
+    assert balances(engine, group_id)["EUR"] == {"Ana": 2000, "Raj": -2000}
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.entries)).scalar() == 1
+
+
+def test_a_low_confidence_parse_is_a_draft_confirmed_once_and_only_by_its_author(
+    engine: Engine, clock: Clock
+) -> None:
+    settings = Settings(PARSER="rules", DEFAULT_CURRENCY="EUR")
+    group_id = make_room(engine, "Drafts", ["Ana", "Raj"], "rd")
+    worker = worker_for(engine, settings, clock)
+    conversation = worker.conversation
+    # a rules parse below the 0.9 bar becomes a draft
+    original = conversation.prepare
+
+    async def unsure(uow_factory, item):  # type: ignore[no-untyped-def]
+        turn = await original(uow_factory, item)
+        if turn.intent is not None:
+            import dataclasses
+
+            turn = dataclasses.replace(turn, intent=dataclasses.replace(turn.intent, confidence=0.5))
+        return turn
+
+    conversation.prepare = unsure  # type: ignore[method-assign]
+    say(engine, "rd", "Ana", "I paid 90 for the boat, split with Raj", "d1")
+    asyncio.run(worker.drain())
+    assert balances(engine, group_id) == {}
+    assert outbox_texts(engine, "rd")[0].startswith("Did I get this right, Ana?")
+    with SqlUnitOfWork(engine) as uow:
+        draft_action = uow.outbox.for_conversation("web:rd")[0].payload["actions"][0]["data"]
+    assert draft_action.startswith("c:")
+    press(engine, "rd", "Raj", draft_action, "x1")  # not the author
+    press(engine, "rd", "Ana", draft_action, "x2")
+    press(engine, "rd", "Ana", draft_action, "x3")  # a double tap
+    asyncio.run(worker.drain())
+    assert balances(engine, group_id)["EUR"] == {"Ana": 4500, "Raj": -4500}
+    with SqlUnitOfWork(engine) as uow:
+        answers = [o.payload["text"] for o in uow.outbox.for_conversation("web:rd") if o.kind == "answer"]
+        edits = [o.payload["text"] for o in uow.outbox.for_conversation("web:rd") if o.kind == "edit"]
+    assert answers == ["Only Ana can answer this.", "", "This was already recorded."]
+    assert len(edits) == 1 and edits[0].startswith("✓ Boat")
+
+
+def test_undo_and_restore_buttons_work_only_for_the_author(engine: Engine, settings: Settings,
+                                                          clock: Clock) -> None:
+    group_id = make_room(engine, "Undo", ["Ana", "Raj"], "ru")
+    worker = worker_for(engine, settings, clock)
+    say(engine, "ru", "Ana", "I paid 12 for snacks, split with Raj", "u1")
+    asyncio.run(worker.drain())
+    with SqlUnitOfWork(engine) as uow:
+        undo = uow.outbox.for_conversation("web:ru")[0].payload["actions"][0]["data"]
+    press(engine, "ru", "Raj", undo, "u2")
+    asyncio.run(worker.drain())
+    assert balances(engine, group_id)["EUR"] == {"Ana": 600, "Raj": -600}
+    press(engine, "ru", "Ana", undo, "u3")
+    asyncio.run(worker.drain())
+    assert balances(engine, group_id)["EUR"] == {"Ana": 0, "Raj": 0}
+    assert outbox_texts(engine, "ru")[-1].startswith("↩ Removed: Snacks")
+
+
+def test_an_outbound_failure_is_retried_then_parked_as_dead(engine: Engine, settings: Settings,
+                                                           clock: Clock) -> None:
+    make_room(engine, "Retry", ["Ana", "Raj"], "rr")
+    say(engine, "rr", "Ana", "help", "h1")
+    say(engine, "rr", "Ana", "who owes what?", "h2")
+    asyncio.run(worker_for(engine, settings, clock).drain())
+    adapter = FlakyAdapter(failures=1)
+    dispatcher = Dispatcher(engine, {"web": adapter}, clock=clock, max_attempts=3,
+                            backoff_seconds=10)
+    asyncio.run(dispatcher.drain())  # the first try fails; the second message waits its turn
+    assert adapter.sent == []
+    clock.advance(seconds=11)
+    asyncio.run(dispatcher.drain())
+    assert [p["template"] for _, _, p in adapter.sent] == ["help", "balances"]
+
+    say(engine, "rr", "Ana", "help", "h3")
+    asyncio.run(worker_for(engine, settings, clock).drain())
+    adapter.failures = 99
+    for _ in range(3):
+        asyncio.run(dispatcher.drain())
+        clock.advance(seconds=3600)
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.outbox.counts() == {"sent": 2, "dead": 1}
+        dead = [o for o in uow.outbox.for_conversation("web:rr") if o.status == "dead"][0]
+        assert dead.attempts == 3 and dead.last_error == "provider is down"
+        assert uow.outbox.retry(dead.id, clock())  # an operator retries after the fix
+        uow.commit()
+    adapter.failures = 0
+    asyncio.run(dispatcher.drain())
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.outbox.counts() == {"sent": 3}
+
+
+def test_unparseable_and_hostile_text_gets_a_helpful_reply_and_is_kept_for_review(
+    engine: Engine, settings: Settings, clock: Clock
+) -> None:
+    group_id = make_room(engine, "Hostile", ["Ana", "Raj"], "rh")
+    texts = ["I paid 60 for something with Zed", "'; DROP TABLE entries; --", "\x00\x01" * 10,
+             "<script>alert(1)</script> paid 5", "9" * 400]
+    for n, text in enumerate(texts):
+        say(engine, "rh", "Ana", text, f"h{n}")
+    asyncio.run(worker_for(engine, settings, clock).drain())
+    with SqlUnitOfWork(engine) as uow:
+        counts = uow.inbox.counts()
+        review = [i for i in uow.inbox.pending("web:rh")]
+    assert counts == {"done": len(texts)}
+    assert review == []
+    with engine.connect() as conn:
+        flagged = conn.execute(select(func.count()).select_from(t.inbox).where(t.inbox.c.needs_review.is_(True))).scalar()
+    assert flagged >= 1
+    assert outbox_texts(engine, "rh")  # something helpful was said
+    assert balances(engine, group_id) == {}
