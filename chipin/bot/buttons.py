@@ -154,6 +154,7 @@ def undo_or_restore(
     undo: bool,
     now: dt.datetime,
     result: dict[str, Any],
+    edit: bool = True,
 ) -> Outcome:
     stored = uow.ledger.entry(scene.group.id, entry_id)
     if stored is None:
@@ -171,7 +172,7 @@ def undo_or_restore(
             "undone",
             {"entry": entry_view(stored.entry, entry_id)},
             actions=(Action("Restore", f"r:{entry_id}"),),
-            edit=True,
+            edit=edit,
         )
     else:
         services.restore_entry(
@@ -181,7 +182,7 @@ def undo_or_restore(
             "restored",
             {"entry": entry_view(stored.entry, entry_id)},
             actions=(undo_button(entry_id),),
-            edit=True,
+            edit=edit,
         )
     return Outcome(
         replies=[reply],

@@ -23,6 +23,8 @@ ALIASES = {
     "balances": "balance",
     "settle": "settle",
     "undo": "undo",
+    "delete": "delete",
+    "locale": "locale",
     "history": "history",
     "currency": "currency",
     "timezone": "timezone",

@@ -7,12 +7,15 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
+
 from chipin.bot.commands import Command
 from chipin.bot.messages import Action, Reply
 from chipin.bot.views import entry_view
 from chipin.core.entries import Entry
 from chipin.core.errors import ChipinError
 from chipin.core.money import normalize_currency
+from chipin.core.records import Group
 from chipin.parsing import intents as it
 from chipin.store.uow import SqlUnitOfWork
 
@@ -20,7 +23,9 @@ if TYPE_CHECKING:
     from chipin.bot.conversation import ConversationEngine
 
 
+from chipin.bot.buttons import undo_or_restore
 from chipin.bot.entries import confirmable, draft, edit_last, record, settle_with, undo_last
+from chipin.bot.render import format_amount
 from chipin.bot.replies import balances_reply, notice, spending_reply
 from chipin.bot.turns import Outcome, Scene
 
@@ -158,6 +163,19 @@ def on_command(
             return Outcome(
                 replies=[notice(f"{group.name} now lives in {command.args} time.")], result=result
             )
+        case "locale":
+            return set_locale(uow, group, command.args, result)
+        case "delete":
+            number = command.args.lstrip("#")
+            if not number:
+                return undo_last(uow, scene, now, result)
+            if not number.isdigit():
+                return Outcome(
+                    replies=[notice("Which entry? For example: /delete 12")], result=result
+                )
+            return undo_or_restore(
+                uow, scene, int(number), undo=True, now=now, result=result, edit=False
+            )
         case "add":
             return propose_guest(engine, uow, scene, command.args, now, result)
         case "join":
@@ -173,6 +191,24 @@ def on_command(
     return Outcome(
         replies=[notice(f"I don't know /{command.word}. Try /help.")],
         result=result | {"outcome": "unknown"},
+    )
+
+
+def set_locale(uow: SqlUnitOfWork, group: Group, raw: str, result: dict[str, Any]) -> Outcome:
+    """How amounts are written for the group ("pt_BR": 1.250,50)."""
+    try:
+        locale = str(Locale.parse(raw.strip().replace("-", "_")))
+    except (ValueError, UnknownLocaleError):
+        return Outcome(
+            replies=[notice("Which locale? For example: /locale pt_BR or /locale en_IN")],
+            result=result,
+        )
+    uow.ledger.update_group(group.id, locale=locale)
+    return Outcome(
+        replies=[
+            notice(f"{group.name} now writes amounts like {format_amount(125050, 'EUR', locale)}.")
+        ],
+        result=result,
     )
 
 

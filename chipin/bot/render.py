@@ -7,17 +7,15 @@ variables are errors (StrictUndefined), and HTML templates autoescape user text.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 
 from chipin.bot.messages import Reply
-from chipin.core.money import currency_exponent, minor_to_decimal
+from chipin.core.money import format_number
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FORMATS = {"telegram": "html"}
@@ -26,11 +24,7 @@ FORMATS = {"telegram": "html"}
 
 def format_amount(minor: int, currency: str, locale: str = "en_US") -> str:
     """A number in the currency's digits, grouped for the locale: "1,250.50", "1.250,50"."""
-    exponent = currency_exponent(currency)
-    pattern = "#,##0" + ("." + "0" * exponent if exponent else "")
-    value: Decimal = minor_to_decimal(minor, currency)
-    text: str = format_decimal(value, format=pattern, locale=locale)
-    return text
+    return format_number(minor, currency, locale)
 
 
 @pass_context

@@ -134,20 +134,8 @@ class Money:
         return minor_to_decimal(self.minor, self.currency)
 
     def format(self, locale: str = "en_US") -> str:
-        """Locale-aware display ("€60.00", "60,00 €", "¥3,000").
-
-        Babel's patterns use CLDR's display digits, which for a few currencies (IQD, ...) are
-        fewer than ISO 4217's; the fraction digits are forced to the ISO exponent so no minor
-        unit is ever hidden.
-        """
-        loc = Locale.parse(locale)
-        pattern = copy(loc.currency_formats["standard"])
-        exponent = currency_exponent(self.currency)
-        pattern.frac_prec = (exponent, exponent)
-        text: str = pattern.apply(
-            self.to_decimal(), loc, currency=self.currency, currency_digits=False
-        )
-        return text
+        """Locale-aware display with the currency's symbol ("€60.00", "60,00 €", "¥3,000")."""
+        return _localized(self.minor, self.currency, locale, "currency")
 
     def _same(self, other: Money) -> None:
         if self.currency != other.currency:
@@ -172,6 +160,26 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
+
+
+def format_number(minor: int, currency: str, locale: str = "en_US") -> str:
+    """The amount's number for a locale, without a symbol: "1,250.50", "1.250,50", "1,50,000.00"."""
+    return _localized(minor, currency, locale, "decimal")
+
+
+def _localized(minor: int, currency: str, locale: str, kind: str) -> str:
+    """Babel's pattern for the locale (its grouping: 1,50,000 in en_IN), with the fraction digits
+    forced to the ISO 4217 exponent: CLDR's display digits are fewer for a few currencies (IQD),
+    and no minor unit may be hidden."""
+    loc = Locale.parse(locale)
+    exponent = currency_exponent(currency)
+    base = loc.currency_formats["standard"] if kind == "currency" else loc.decimal_formats[None]
+    pattern = copy(base)
+    pattern.frac_prec = (exponent, exponent)
+    text: str = pattern.apply(
+        minor_to_decimal(minor, currency), loc, currency=currency, currency_digits=False
+    )
+    return text
 
 
 Weight = int | Fraction | Decimal
