@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from sqlalchemy import Engine, text
 
 from chipin import __version__
+from chipin.admin.playground import playground_router
 from chipin.bot.messages import ChannelAdapter
 from chipin.logs import configure_logging
 from chipin.runtime import Runtime
@@ -93,6 +94,7 @@ def create_app(
     app = FastAPI(title="Chipin", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.include_router(playground_router())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Entry points for people: the web playground (and, as it lands, the operators' dashboard)."""
