@@ -122,11 +122,16 @@ class NewMember(BaseModel):
     name: Name
 
 
+ClientId = Annotated[str | None, Field(min_length=1, max_length=100, pattern=r"^[\w.-]+$")]
+"""A client's idempotency key: a retried POST with the same key is stored once."""
+
+
 class Say(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     speaker: Name = Field(alias="as")
     text: Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_clean_text)]
+    client_id: ClientId = None
 
 
 class Press(BaseModel):
@@ -135,6 +140,7 @@ class Press(BaseModel):
     speaker: Name = Field(alias="as")
     data: Annotated[str, Field(min_length=1, max_length=64)]
     message_id: Annotated[str, Field(min_length=1, max_length=200)]
+    client_id: ClientId = None
 
 
 # -- rooms ---------------------------------------------------------------------------------------
@@ -470,7 +476,7 @@ def playground_router() -> APIRouter:
             sent_at=_now().isoformat(),
             message_id=f"m-{uuid.uuid4().hex}",
         )
-        return _accepted(engine, message, body.model_dump(by_alias=True), wake)
+        return _accepted(engine, message, body.model_dump(by_alias=True), wake, body.client_id)
 
     @router.post("/playground/api/rooms/{room_id}/actions", status_code=202)
     def press(room_id: str, body: Press, engine: EngineDep, wake: WakeDep) -> dict[str, Any]:
@@ -497,7 +503,7 @@ def playground_router() -> APIRouter:
             action_id=f"a-{uuid.uuid4().hex}",
             action_message_id=body.message_id,
         )
-        return _accepted(engine, message, body.model_dump(by_alias=True), wake)
+        return _accepted(engine, message, body.model_dump(by_alias=True), wake, body.client_id)
 
     @router.get("/playground/api/rooms/{room_id}/feed")
     def feed(room_id: str, engine: EngineDep, after: str | None = None) -> dict[str, Any]:
@@ -508,9 +514,13 @@ def playground_router() -> APIRouter:
 
 
 def _accepted(
-    engine: Engine, message: InboundMessage, raw: dict[str, Any], wake: Callable[[], None]
+    engine: Engine,
+    message: InboundMessage,
+    raw: dict[str, Any],
+    wake: Callable[[], None],
+    client_id: str | None,
 ) -> dict[str, Any]:
-    inbox_id = accept(engine, message, provider_id=uuid.uuid4().hex, raw=raw, wake=wake)
-    if inbox_id is None:  # a fresh uuid never repeats; kept so a bug answers 409, not 500
-        raise HTTPException(409, "this message was already received")
-    return {"inbox_id": inbox_id}
+    """Store the message; a retry with the same ``client_id`` is acknowledged, stored nowhere."""
+    provider_id = f"client-{client_id}" if client_id else uuid.uuid4().hex
+    inbox_id = accept(engine, message, provider_id=provider_id, raw=raw, wake=wake)
+    return {"inbox_id": inbox_id, "duplicate": inbox_id is None}

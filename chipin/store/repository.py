@@ -11,9 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, and_, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, CursorResult, and_, delete, func, insert, select, text, update
 
 from chipin.core.codec import rename_split, split_from_json, split_to_json
 from chipin.core.entries import Entry, Expense, Payment
@@ -22,6 +20,15 @@ from chipin.core.ports import Balances
 from chipin.core.records import AuditRecord, Group, Member, StoredEntry
 from chipin.core.settle import Transfer
 from chipin.store import tables as t
+
+UPSERT_BALANCES = text(
+    "INSERT INTO balances (group_id, member_id, currency, amount) "
+    "VALUES (:group_id, :member_id, :currency, :amount) "
+    "ON CONFLICT (group_id, member_id, currency) "
+    "DO UPDATE SET amount = balances.amount + excluded.amount"
+)
+"""One statement for SQLite (≥ 3.24) and PostgreSQL, compiled once: SQLAlchemy does not cache
+the dialect-specific on_conflict constructs, and rebuilding them cost a third of a write."""
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -216,13 +223,7 @@ class SqlLedgerRepository:
         ]
         if not rows:
             return
-        dialect = self.conn.dialect.name
-        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(t.balances)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["group_id", "member_id", "currency"],
-            set_={"amount": t.balances.c.amount + stmt.excluded.amount},
-        )
-        self.conn.execute(stmt, rows)
+        self.conn.execute(UPSERT_BALANCES, rows)
 
     def add_entry(
         self,
