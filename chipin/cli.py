@@ -107,8 +107,15 @@ def db_current() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker",
+            help="Web only: leave the worker and dispatcher to `chipin worker` processes.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the Chipin web app (health, readiness and metrics today; channels as they land)."""
+    """Run Chipin: the web app (webhooks, playground, health), the worker and the dispatcher."""
     import uvicorn
 
     from chipin.app import create_app
@@ -119,7 +126,8 @@ def serve(
         require_schema(engine)
     finally:
         engine.dispose()
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    app_ = create_app(settings, background=not no_worker)
+    uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command("worker")
