@@ -13,6 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from sqlalchemy import Engine, text
 
 from chipin import __version__
+from chipin.admin.auth import check_dashboard_settings
+from chipin.admin.dashboard import admin_router
+from chipin.admin.metrics import QueueCollector
 from chipin.admin.playground import playground_router
 from chipin.bot.messages import ChannelAdapter
 from chipin.logs import configure_logging
@@ -67,6 +70,7 @@ def create_app(
     """The web app. With ``background`` (the default, as in ``chipin serve``) the worker and
     the dispatcher run in the same process; ``chipin worker`` runs them elsewhere."""
     settings = settings or Settings()
+    check_dashboard_settings(settings)  # no admin password outside development: refuse to start
     configure_logging(settings)
 
     @asynccontextmanager
@@ -94,7 +98,9 @@ def create_app(
     app = FastAPI(title="Chipin", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.metrics.registry.register(QueueCollector(lambda: getattr(app.state, "engine", None)))
     app.include_router(playground_router())
+    app.include_router(admin_router())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

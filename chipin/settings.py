@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.2, gt=0, alias="WORKER_POLL_SECONDS")
     worker_lease_seconds: float = Field(default=60.0, gt=0, alias="WORKER_LEASE_SECONDS")
     worker_max_attempts: int = Field(default=3, ge=1, alias="WORKER_MAX_ATTEMPTS")
+    scheduler_enabled: bool = Field(default=False, alias="SCHEDULER_ENABLED")
+    scheduler_interval_seconds: float = Field(
+        default=300.0, gt=0, alias="SCHEDULER_INTERVAL_SECONDS"
+    )
     outbox_max_attempts: int = Field(default=6, ge=1, alias="OUTBOX_MAX_ATTEMPTS")
     outbox_backoff_seconds: float = Field(default=2.0, gt=0, alias="OUTBOX_BACKOFF_SECONDS")
     outbox_backoff_max_seconds: float = Field(
@@ -60,12 +64,22 @@ class Settings(BaseSettings):
     default_phone_region: str | None = Field(default=None, alias="DEFAULT_PHONE_REGION")
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
     admin_password: SecretStr | None = Field(default=None, alias="CHIPIN_ADMIN_PASSWORD")
+    secret_key: SecretStr | None = Field(default=None, alias="CHIPIN_SECRET_KEY")
+    admin_session_hours: float = Field(default=8, gt=0, le=24 * 7, alias="ADMIN_SESSION_HOURS")
+    admin_idle_minutes: float = Field(default=30, gt=0, alias="ADMIN_IDLE_MINUTES")
+    admin_login_max_failures: int = Field(default=5, ge=1, alias="ADMIN_LOGIN_MAX_FAILURES")
+    admin_login_window_minutes: float = Field(default=5, gt=0, alias="ADMIN_LOGIN_WINDOW_MINUTES")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env != "production":
             return self
-        for name in ("telegram_webhook_secret", "twilio_auth_token", "admin_password"):
+        for name in (
+            "telegram_webhook_secret",
+            "twilio_auth_token",
+            "admin_password",
+            "secret_key",
+        ):
             value: SecretStr | None = getattr(self, name)
             if (
                 value is not None

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from chipin.admin.playground import playground_router
 from chipin.app import create_app
 from chipin.settings import Settings
 
@@ -22,12 +21,13 @@ Feed = dict[str, Any]
 
 def build_app(engine: Engine, env: str = "development") -> FastAPI:
     settings = Settings(
-        DATABASE_URL=str(engine.url), CHIPIN_ENV=env, PARSER="rules", DEFAULT_TIMEZONE="UTC"
+        DATABASE_URL=str(engine.url),
+        CHIPIN_ENV=env,
+        PARSER="rules",
+        DEFAULT_TIMEZONE="UTC",
+        CHIPIN_ADMIN_PASSWORD="playground-tests-admin-password",  # due outside development
     )
-    app = create_app(settings, engine=engine)
-    if not any(getattr(route, "path", None) == "/playground" for route in app.routes):
-        app.include_router(playground_router())
-    return app
+    return create_app(settings, engine=engine)
 
 
 @pytest.fixture

@@ -108,10 +108,14 @@
       field(form, "name").value ||= "Weekend trip";
       field(form, "members").value ||= "Ana, Raj, Mia";
     }
-    const wanted = new URLSearchParams(location.hash.slice(1)).get("room");
+    const hash = new URLSearchParams(location.hash.slice(1));
+    const wanted = hash.get("room");
     const room = state.rooms.find((r) => r.id === wanted) || state.rooms[0];
     if (room) openRoom(room);
     else renderRooms();
+    // the dashboard's "Replay in playground" link carries the text to try again
+    const replay = hash.get("text");
+    if (room && replay) $("#text").value = replay;
   }
 
   function speakerKey(room) {
