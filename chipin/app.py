@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -18,10 +19,14 @@ from chipin.admin.dashboard import admin_router
 from chipin.admin.metrics import QueueCollector
 from chipin.admin.playground import playground_router
 from chipin.bot.messages import ChannelAdapter
+from chipin.channels.telegram.adapter import TelegramAdapter
+from chipin.channels.telegram.polling import poll_updates
 from chipin.logs import configure_logging
 from chipin.runtime import Runtime
 from chipin.settings import Settings
 from chipin.store.db import make_engine
+from chipin.webhooks.telegram import telegram_router
+from chipin.webhooks.twilio import twilio_router
 
 log = structlog.get_logger("chipin.app")
 
@@ -60,15 +65,36 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+async def start_telegram(app: FastAPI, adapter: TelegramAdapter, *, polling: bool) -> None:
+    """Learn the bot's @username (the webhook strips "@ChipinBot" from commands with it) and,
+    in polling mode, start fetching updates. Telegram being unreachable does not stop the app:
+    the webhook still works (with the id from the token) and sends are retried."""
+    try:
+        app.state.telegram_identity = await adapter.start()
+    except Exception as exc:
+        log.warning("chipin.telegram_unreachable", error=f"{type(exc).__name__}: {exc}")
+        return
+    if polling:
+        runtime: Runtime = app.state.runtime
+        runtime.tasks.append(
+            asyncio.create_task(
+                poll_updates(adapter.bot, app.state.engine, runtime.wake, runtime.stop),
+                name="chipin-telegram-polling",
+            )
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     engine: Engine | None = None,
     adapters: dict[str, ChannelAdapter] | None = None,
     background: bool = True,
+    telegram_polling: bool = False,
 ) -> FastAPI:
     """The web app. With ``background`` (the default, as in ``chipin serve``) the worker and
-    the dispatcher run in the same process; ``chipin worker`` runs them elsewhere."""
+    the dispatcher run in the same process; ``chipin worker`` runs them elsewhere. With
+    ``telegram_polling`` Telegram updates are fetched with getUpdates instead of the webhook."""
     settings = settings or Settings()
     check_dashboard_settings(settings)  # no admin password outside development: refuse to start
     configure_logging(settings)
@@ -78,6 +104,9 @@ def create_app(
         own_engine = engine is None
         app.state.engine = engine or make_engine(settings.database_url)
         app.state.runtime = Runtime.build(settings, app.state.engine, adapters=adapters)
+        telegram = app.state.runtime.dispatcher.adapters.get("telegram")
+        if isinstance(telegram, TelegramAdapter):
+            await start_telegram(app, telegram, polling=telegram_polling)
         if background:
             app.state.runtime.start()
         log.info(
@@ -100,7 +129,9 @@ def create_app(
     app.state.metrics = Metrics()
     app.state.metrics.registry.register(QueueCollector(lambda: getattr(app.state, "engine", None)))
     app.include_router(playground_router())
+    app.include_router(twilio_router())
     app.include_router(admin_router())
+    app.include_router(telegram_router())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

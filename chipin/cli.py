@@ -19,6 +19,7 @@ import typer
 from sqlalchemy import Engine
 
 from chipin.cli_parse import parse_command
+from chipin.cli_telegram import telegram_app
 from chipin.core import services
 from chipin.core.balances import convert_balances
 from chipin.core.commands import ImportLedger
@@ -34,6 +35,9 @@ from chipin.store.uow import SqlUnitOfWork
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+app.add_typer(telegram_app, name="telegram")
+scheduler_app = typer.Typer(no_args_is_help=True, help="Budgets, digests, reminders, recurring.")
+app.add_typer(scheduler_app, name="scheduler")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON with stable keys.")]
 GroupArg = Annotated[str, typer.Argument(help="The group's name.")]
@@ -114,6 +118,14 @@ def serve(
             help="Web only: leave the worker and dispatcher to `chipin worker` processes.",
         ),
     ] = False,
+    telegram_polling: Annotated[
+        bool,
+        typer.Option(
+            "--telegram-polling",
+            help="Fetch Telegram updates with getUpdates (local use without a public URL; "
+            "removes the webhook).",
+        ),
+    ] = False,
 ) -> None:
     """Run Chipin: the web app (webhooks, playground, health), the worker and the dispatcher."""
     import uvicorn
@@ -126,7 +138,7 @@ def serve(
         require_schema(engine)
     finally:
         engine.dispose()
-    app_ = create_app(settings, background=not no_worker)
+    app_ = create_app(settings, background=not no_worker, telegram_polling=telegram_polling)
     uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
 
 
@@ -182,6 +194,42 @@ def chat(
             currency=currency,
             timezone=timezone,
         )
+
+
+@scheduler_app.command("run-once")
+def scheduler_run_once(
+    at: Annotated[
+        str | None, typer.Option(help="Run what is due at this ISO time (default: now).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every scheduled job that is due at AT once (operators and tests)."""
+    import datetime as dt
+
+    from chipin.scheduler.jobs import Jobs
+
+    moment = dt.datetime.now(dt.UTC)
+    if at is not None:
+        try:
+            moment = dt.datetime.fromisoformat(at)
+        except ValueError:
+            fail(f"--at {at!r} is not an ISO date-time like 2026-11-30T09:00:00+00:00", 2)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+    with open_engine() as engine:
+        report = Jobs(engine).run_due(moment)
+    if as_json:
+        emit(report.as_dict())
+    else:
+        typer.echo(
+            f"{report.groups} groups: {report.budget_alerts} budget alerts, "
+            f"{report.digests} digests, {report.reminders} reminders, "
+            f"{report.recurring} recurring entries"
+        )
+    if report.failures:
+        for failure in report.failures:
+            typer.echo(f"chipin: {failure}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("check")

@@ -15,9 +15,13 @@ from sqlalchemy import Engine
 from chipin.bot.conversation import ConversationEngine
 from chipin.bot.messages import ChannelAdapter
 from chipin.bot.worker import Worker
+from chipin.channels.telegram.adapter import TelegramAdapter
+from chipin.channels.twilio.adapter import twilio_adapters
 from chipin.channels.web import WebAdapter
 from chipin.notify.dispatcher import Dispatcher
 from chipin.parsing.gemini import GeminiParser
+from chipin.scheduler.jobs import Jobs
+from chipin.scheduler.runner import SchedulerRunner
 from chipin.settings import Settings
 
 log = structlog.get_logger("chipin.runtime")
@@ -35,6 +39,8 @@ class Runtime:
     wake_dispatcher: asyncio.Event = field(default_factory=asyncio.Event)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    scheduler: SchedulerRunner | None = None
+    loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def build(
@@ -49,6 +55,11 @@ class Runtime:
         gemini = gemini or GeminiParser.from_settings(settings)
         conversation = ConversationEngine(settings, gemini=gemini, clock=clock)
         chosen: dict[str, ChannelAdapter] = {"web": WebAdapter()}
+        if "telegram" not in (adapters or {}):
+            telegram = TelegramAdapter.from_settings(settings)
+            if telegram is not None:
+                chosen["telegram"] = telegram
+        chosen.update(twilio_adapters(settings))  # whatsapp / sms, when TWILIO_* are set
         chosen.update(adapters or {})
         dispatcher = Dispatcher(
             engine,
@@ -71,11 +82,31 @@ class Runtime:
         return runtime
 
     def wake(self) -> None:
-        """Called after a message is accepted: the worker looks at once instead of polling."""
-        self.wake_worker.set()
+        """Called after a message is accepted: the worker looks at once instead of polling.
 
-    def start(self, *, worker: bool = True, dispatcher: bool = True) -> None:
+        Safe from any thread (sync endpoints run in a thread pool; asyncio events are not)."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.wake_worker.set()
+        else:
+            loop.call_soon_threadsafe(self.wake_worker.set)
+
+    def start(
+        self, *, worker: bool = True, dispatcher: bool = True, scheduler: bool | None = None
+    ) -> None:
         poll = self.settings.worker_poll_seconds
+        self.loop = asyncio.get_running_loop()
+        if self.settings.scheduler_enabled if scheduler is None else scheduler:
+            self.scheduler = SchedulerRunner(
+                Jobs(self.engine), every_seconds=self.settings.scheduler_interval_seconds
+            )
+            self.scheduler.start()
         if worker:
             self.tasks.append(
                 asyncio.create_task(
@@ -98,6 +129,8 @@ class Runtime:
         log.info("chipin.runtime_started", worker=worker, dispatcher=dispatcher)
 
     async def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.stop.set()
         self.wake_worker.set()
         self.wake_dispatcher.set()
@@ -109,3 +142,7 @@ class Runtime:
         self.tasks.clear()
         if self.gemini is not None:
             await self.gemini.aclose()
+        for adapter in self.dispatcher.adapters.values():
+            close = getattr(adapter, "aclose", None)  # adapters holding an HTTP pool
+            if close is not None:
+                await close()

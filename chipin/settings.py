@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
     twilio_sms_from: str | None = Field(default=None, alias="TWILIO_SMS_FROM")
     twilio_api_base_url: str = Field(default="https://api.twilio.com", alias="TWILIO_API_BASE_URL")
+    twilio_whatsapp_template_sid: str | None = Field(
+        default=None, alias="TWILIO_WHATSAPP_TEMPLATE_SID"
+    )
+    """An approved WhatsApp template (Content SID "HX…", one variable) for messages sent more
+    than 24 hours after the person's last WhatsApp message; unset: those go by SMS."""
 
     gemini_api_key: SecretStr | None = Field(default=None, alias="GEMINI_API_KEY")
     gemini_model: str = Field(default="gemini-2.5-flash", alias="GEMINI_MODEL")
@@ -51,7 +56,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.2, gt=0, alias="WORKER_POLL_SECONDS")
     worker_lease_seconds: float = Field(default=60.0, gt=0, alias="WORKER_LEASE_SECONDS")
     worker_max_attempts: int = Field(default=3, ge=1, alias="WORKER_MAX_ATTEMPTS")
-    scheduler_enabled: bool = Field(default=False, alias="SCHEDULER_ENABLED")
+    scheduler_enabled: bool = Field(default=True, alias="SCHEDULER_ENABLED")
     scheduler_interval_seconds: float = Field(
         default=300.0, gt=0, alias="SCHEDULER_INTERVAL_SECONDS"
     )

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from chipin.bot import buttons, events, handlers
+from chipin.bot import buttons, events, handlers, mentions, personal, phone
 from chipin.bot.commands import read_command
 from chipin.bot.messages import InboundMessage
 from chipin.bot.turns import Outcome, Scene, Turn
@@ -36,6 +36,21 @@ SELF_NAMED_CHANNELS = ("web", "cli")
 """Channels where the sender id *is* the member name (the playground and the terminal)."""
 
 
+def is_personal(message: InboundMessage) -> bool:
+    """A one-to-one chat with the bot that is no group's conversation (a Telegram private
+    chat): it answers with the person's balances across their groups."""
+    return bool(message.extra.get("personal"))
+
+
+def unique_group_name(uow: SqlUnitOfWork, base: str, *, keep: int | None = None) -> str:
+    """``base``, or "base (2)", "base (3)" … when another group has it (``keep`` may)."""
+    name, n = base, 1
+    while (found := uow.ledger.group_by_name(name)) is not None and found.id != keep:
+        n += 1
+        name = f"{base} ({n})"
+    return name
+
+
 class ConversationEngine:
     def __init__(
         self, settings: Settings, *, gemini: GeminiParser | None = None, clock: Clock | None = None
@@ -49,17 +64,23 @@ class ConversationEngine:
     async def prepare(self, uow_factory: UowFactory, item: InboxItem) -> Turn:
         message = InboundMessage.from_json(item.payload)
         turn = Turn(item.id, message, item.conversation_key)
-        if message.kind != "message" or not message.text.strip():
+        if message.kind != "message" or not message.text.strip() or is_personal(message):
             return turn
         with uow_factory(readonly=True) as uow:
+            if message.channel in phone.PHONE_CHANNELS:
+                message = phone.scoped(uow, message)
+                if phone.handles(message):  # keywords and group commands: nothing to parse
+                    return Turn(item.id, message, item.conversation_key)
             group = self._find_group(uow, message)
+            if group is not None:
+                message = mentions.resolve(self, uow, group, message)
             ctx = self._context(uow, group, message) if group else None
         roster = ctx.members if ctx else ()
         command = read_command(message.text, roster)
         if command is not None:
             return Turn(item.id, message, item.conversation_key, ctx=ctx, command=command)
         if ctx is None:  # a first message in a new chat: parse against the group it will get
-            ctx = self._new_context(message)
+            ctx = mentions.with_mentioned(self._new_context(message), message)
         intent = await parse_text(message.text, ctx, mode=self.settings.parser, gemini=self.gemini)
         return Turn(item.id, message, item.conversation_key, ctx=ctx, intent=intent)
 
@@ -68,18 +89,33 @@ class ConversationEngine:
     def apply(self, uow: SqlUnitOfWork, turn: Turn) -> Outcome:
         message = turn.message
         now = self.clock()
+        if message.channel in phone.PHONE_CHANNELS:
+            routed = phone.route(self, uow, turn, now)
+            if routed is not None:
+                return routed
+        if is_personal(message):  # a person's own chat with the bot: no group of its own
+            return personal.on_personal(self, uow, message, now)
+        if message.event == "migrated":
+            return events.on_migrated(uow, message, now)
         group = self._find_group(uow, message) or self._create_group(uow, message, now)
         if message.event:
             return events.on_event(self, uow, group, message, now)
-        sender = self._ensure_member(uow, group, message, now)
+        sender = self.ensure_member(uow, group, message, now)
+        mentions.learn(self, uow, group, message, now)
         scene = Scene(group, sender, self._context(uow, group, message), message, turn.inbox_id)
-        if message.action:
-            return buttons.on_action(self, uow, scene, message.action, now)
-        if turn.command is not None:
-            return handlers.on_command(self, uow, scene, turn.command, now)
-        if turn.intent is not None:
-            return handlers.on_intent(self, uow, scene, turn.intent, now)
-        return Outcome(result={"ignored": "empty message"})
+        # "add Ana +351 …" in any group; "1" answering a phone reply's numbered options
+        outcome = phone.on_scene(self, uow, scene, turn, now)
+        if outcome is None:
+            if message.action:
+                outcome = buttons.on_action(self, uow, scene, message.action, now)
+            elif turn.command is not None:
+                outcome = handlers.on_command(self, uow, scene, turn.command, now)
+            elif turn.intent is not None:
+                outcome = handlers.on_intent(self, uow, scene, turn.intent, now)
+            else:
+                return Outcome(result={"ignored": "empty message"})
+        phone.after_turn(self, uow, scene, outcome, now)  # numbered options, member notices
+        return outcome
 
     def group_of(self, uow: SqlUnitOfWork, message: InboundMessage) -> Group | None:
         return self._find_group(uow, message)
@@ -87,6 +123,8 @@ class ConversationEngine:
     # -- groups, members, context ------------------------------------------------------------
 
     def _find_group(self, uow: SqlUnitOfWork, message: InboundMessage) -> Group | None:
+        if message.channel in phone.PHONE_CHANNELS:  # the group it names, or the active one
+            return phone.group_for(uow, message)
         conversation = uow.conversations.get(message.channel, message.chat_id)
         if conversation is None or conversation.group_id is None:
             return None
@@ -94,10 +132,7 @@ class ConversationEngine:
 
     def _create_group(self, uow: SqlUnitOfWork, message: InboundMessage, now: dt.datetime) -> Group:
         base = " ".join((message.chat_title or f"{message.channel} chat {message.chat_id}").split())
-        name, n = base, 1
-        while uow.ledger.group_by_name(name) is not None:
-            n += 1
-            name = f"{base} ({n})"
+        name = unique_group_name(uow, base)
         group = uow.ledger.add_group(
             name, self.settings.default_currency, self.settings.default_timezone, "en_US", now
         )
@@ -124,12 +159,16 @@ class ConversationEngine:
             name = f"{clean} {n}"
         return name
 
-    def _ensure_member(
+    def ensure_member(
         self, uow: SqlUnitOfWork, group: Group, message: InboundMessage, now: dt.datetime
     ) -> Member:
+        """The sender as a member of ``group``: found by their channel identity, or added and
+        linked to it (so a later message, a join or a leave finds the same member)."""
         name = self.member_name_for(uow, group, message)
         existing = uow.ledger.member_by_name(group.id, name)
         member = existing or uow.ledger.add_member(group.id, name, now)
+        if not member.active:
+            uow.ledger.set_member_active(group.id, member.id, True)
         if message.channel not in SELF_NAMED_CHANNELS:
             uow.conversations.link_member(
                 member.id, message.channel, message.sender_id, message.sender_name, now

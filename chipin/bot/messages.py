@@ -36,7 +36,10 @@ class InboundMessage:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, {}, "")}
+        """The fields that are set; required ones always, even when empty (a sender with no
+        name must still read back)."""
+        required = ("channel", "chat_id", "sender_id", "sender_name")
+        return {k: v for k, v in asdict(self).items() if k in required or v not in (None, {}, "")}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InboundMessage:

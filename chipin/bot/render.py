@@ -7,6 +7,7 @@ variables are errors (StrictUndefined), and HTML templates autoescape user text.
 
 from __future__ import annotations
 
+import html
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,15 @@ def message_format(channel: str) -> str:
 def render(channel: str, reply: Reply, *, locale: str = "en_US") -> dict[str, Any]:
     """The outbox payload for ``reply`` on ``channel``: text, format and buttons."""
     fmt = message_format(channel)
-    suffix = "html.j2" if fmt == "html" else "txt.j2"
-    template = _environment(channel).get_template(f"{reply.template}.{suffix}")
-    text = template.render(**reply.context, locale=locale).strip()
+    env = _environment(channel)
+    if fmt == "html" and not (TEMPLATES / channel / f"{reply.template}.html.j2").is_file():
+        # no marked-up twin yet: the plain template, escaped, is still valid HTML
+        plain = env.get_template(f"{reply.template}.txt.j2")
+        text = html.escape(plain.render(**reply.context, locale=locale).strip(), quote=False)
+    else:
+        suffix = "html.j2" if fmt == "html" else "txt.j2"
+        template = env.get_template(f"{reply.template}.{suffix}")
+        text = template.render(**reply.context, locale=locale).strip()
     payload: dict[str, Any] = {"text": text, "format": fmt, "template": reply.template}
     if reply.actions:
         payload["actions"] = [{"label": a.label, "data": a.data} for a in reply.actions]

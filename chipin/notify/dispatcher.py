@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 import structlog
 from sqlalchemy import Engine
 
-from chipin.bot.messages import ChannelAdapter, SendError
+from chipin.bot.messages import ChannelAdapter, SendError, SendResult
 from chipin.bot.worker import holder_id
 from chipin.store.outbox import OutboxItem
 from chipin.store.uow import SqlUnitOfWork
@@ -71,12 +71,32 @@ class Dispatcher:
             uow.commit()
         return items
 
-    def _sent(self, item: OutboxItem, message_id: str | None, status: str | None) -> None:
+    def _sent(self, item: OutboxItem, result: SendResult) -> None:
+        now = self.clock()
         with self.uow() as uow:
             uow.outbox.mark_sent(
-                item.id, self.clock(), provider_message_id=message_id, provider_status=status
+                item.id,
+                now,
+                provider_message_id=result.provider_message_id,
+                provider_status=result.provider_status,
             )
+            self._after_send(uow, item, "sent", result, None, now)
             uow.commit()
+
+    def _after_send(
+        self,
+        uow: SqlUnitOfWork,
+        item: OutboxItem,
+        status: str,
+        result: SendResult | None,
+        error: SendError | None,
+        now: dt.datetime,
+    ) -> None:
+        """The channel's own bookkeeping, in the transaction that records the outcome (Twilio
+        links its MessageSid to the row, and sends a dead WhatsApp message once more by SMS)."""
+        hook = getattr(self.adapters.get(item.channel), "after_send", None)
+        if hook is not None:
+            hook(uow, item, status, result, error, now)
 
     def _failed(self, item: OutboxItem, error: SendError) -> str:
         now = self.clock()
@@ -97,6 +117,7 @@ class Dispatcher:
                 conversation = _conversation(uow, item)
                 if conversation is not None:
                     uow.conversations.update(conversation, now, active=False)
+            self._after_send(uow, item, status, None, error, now)
             uow.commit()
         return status
 
@@ -122,9 +143,7 @@ class Dispatcher:
             )
             log.exception("chipin.send_error", outbox_id=item.id, channel=item.channel)
             return status
-        await asyncio.to_thread(
-            self._sent, item, result.provider_message_id, result.provider_status
-        )
+        await asyncio.to_thread(self._sent, item, result)
         return "sent"
 
     async def run_once(self, holder: str) -> int:

@@ -124,3 +124,18 @@ class ConversationRepository:
             )
             .on_conflict_do_nothing()
         )
+
+    def memberships(self, channel: str, external_user_id: str) -> list[tuple[int, int]]:
+        """(group id, member id) of every group this channel user is a member of."""
+        rows = self.conn.execute(
+            select(t.members.c.group_id, t.members.c.id)
+            .join(t.member_identities, t.member_identities.c.member_id == t.members.c.id)
+            .where(
+                and_(
+                    t.member_identities.c.channel == channel,
+                    t.member_identities.c.external_user_id == external_user_id,
+                )
+            )
+            .order_by(t.members.c.group_id)
+        )
+        return [(int(g), int(m)) for g, m in rows]

@@ -74,16 +74,22 @@ def say(engine: Engine, room: str, who: str, text: str, pid: str) -> int | None:
     return accept(engine, message, provider_id=pid)
 
 
-def press(engine: Engine, room: str, who: str, data: str, pid: str, message_id: str = "p-1") -> int | None:
-    message = InboundMessage("web", room, who, who, action=data, action_id=f"a-{pid}",
-                             action_message_id=message_id)
+def press(
+    engine: Engine, room: str, who: str, data: str, pid: str, message_id: str = "p-1"
+) -> int | None:
+    message = InboundMessage(
+        "web", room, who, who, action=data, action_id=f"a-{pid}", action_message_id=message_id
+    )
     return accept(engine, message, provider_id=pid)
 
 
 def outbox_texts(engine: Engine, room: str) -> list[str]:
     with SqlUnitOfWork(engine) as uow:
-        return [o.payload.get("text", "") for o in uow.outbox.for_conversation(f"web:{room}")
-                if o.kind != "answer"]
+        return [
+            o.payload.get("text", "")
+            for o in uow.outbox.for_conversation(f"web:{room}")
+            if o.kind != "answer"
+        ]
 
 
 def balances(engine: Engine, group_id: int) -> dict[str, dict[str, int]]:
@@ -91,8 +97,12 @@ def balances(engine: Engine, group_id: int) -> dict[str, dict[str, int]]:
 
 
 def worker_for(engine: Engine, settings: Settings, clock: Clock) -> Worker:
-    return Worker(engine, ConversationEngine(settings, clock=clock), clock=clock,
-                  lease=dt.timedelta(seconds=30))
+    return Worker(
+        engine,
+        ConversationEngine(settings, clock=clock),
+        clock=clock,
+        lease=dt.timedelta(seconds=30),
+    )
 
 
 def test_a_scripted_group_conversation(engine: Engine, settings: Settings, clock: Clock) -> None:
@@ -111,7 +121,9 @@ def test_a_scripted_group_conversation(engine: Engine, settings: Settings, clock
     assert asyncio.run(worker.drain()) == 4
     assert asyncio.run(dispatcher.drain()) == 3  # chit-chat gets no reply
     texts = [payload["text"] for _, _, payload in adapter.sent]
-    assert texts[0].startswith("✓ Dinner · 60.00 EUR · paid by Ana · Ana 20.00, Raj 20.00, Mia 20.00")
+    assert texts[0].startswith(
+        "✓ Dinner · 60.00 EUR · paid by Ana · Ana 20.00, Raj 20.00, Mia 20.00"
+    )
     assert "Ana: is owed 40.00 EUR" in texts[1]
     assert "→ Raj pays Ana 20.00 EUR" in texts[1] or "→ Mia pays Ana 20.00 EUR" in texts[1]
     assert texts[2].startswith("✓ Raj paid Ana 20.00 EUR")
@@ -122,8 +134,9 @@ def test_a_scripted_group_conversation(engine: Engine, settings: Settings, clock
         assert uow.outbox.counts() == {"sent": 3}
 
 
-def test_a_duplicate_delivery_is_stored_once_even_concurrently(engine: Engine, settings: Settings,
-                                                               clock: Clock) -> None:
+def test_a_duplicate_delivery_is_stored_once_even_concurrently(
+    engine: Engine, settings: Settings, clock: Clock
+) -> None:
     group_id = make_room(engine, "Dup", ["Ana", "Raj"], "r2")
     results: list[int | None] = []
     barrier = threading.Barrier(4)
@@ -166,8 +179,9 @@ def test_messages_of_one_group_apply_in_order_while_other_groups_proceed(
     assert balances(engine, a)["EUR"] == {"Ana": 3500, "Raj": -3500}
 
 
-def test_a_worker_that_lost_its_lease_writes_nothing(engine: Engine, settings: Settings,
-                                                     clock: Clock) -> None:
+def test_a_worker_that_lost_its_lease_writes_nothing(
+    engine: Engine, settings: Settings, clock: Clock
+) -> None:
     group_id = make_room(engine, "Fence", ["Ana", "Raj"], "rf")
     say(engine, "rf", "Ana", "I paid 40 for fuel, split with Raj", "f1")
     slow = worker_for(engine, settings, clock)
@@ -201,7 +215,9 @@ def test_a_low_confidence_parse_is_a_draft_confirmed_once_and_only_by_its_author
         if turn.intent is not None:
             import dataclasses
 
-            turn = dataclasses.replace(turn, intent=dataclasses.replace(turn.intent, confidence=0.5))
+            turn = dataclasses.replace(
+                turn, intent=dataclasses.replace(turn.intent, confidence=0.5)
+            )
         return turn
 
     conversation.prepare = unsure  # type: ignore[method-assign]
@@ -218,14 +234,19 @@ def test_a_low_confidence_parse_is_a_draft_confirmed_once_and_only_by_its_author
     asyncio.run(worker.drain())
     assert balances(engine, group_id)["EUR"] == {"Ana": 4500, "Raj": -4500}
     with SqlUnitOfWork(engine) as uow:
-        answers = [o.payload["text"] for o in uow.outbox.for_conversation("web:rd") if o.kind == "answer"]
-        edits = [o.payload["text"] for o in uow.outbox.for_conversation("web:rd") if o.kind == "edit"]
+        answers = [
+            o.payload["text"] for o in uow.outbox.for_conversation("web:rd") if o.kind == "answer"
+        ]
+        edits = [
+            o.payload["text"] for o in uow.outbox.for_conversation("web:rd") if o.kind == "edit"
+        ]
     assert answers == ["Only Ana can answer this.", "", "This was already recorded."]
     assert len(edits) == 1 and edits[0].startswith("✓ Boat")
 
 
-def test_undo_and_restore_buttons_work_only_for_the_author(engine: Engine, settings: Settings,
-                                                          clock: Clock) -> None:
+def test_undo_and_restore_buttons_work_only_for_the_author(
+    engine: Engine, settings: Settings, clock: Clock
+) -> None:
     group_id = make_room(engine, "Undo", ["Ana", "Raj"], "ru")
     worker = worker_for(engine, settings, clock)
     say(engine, "ru", "Ana", "I paid 12 for snacks, split with Raj", "u1")
@@ -241,15 +262,17 @@ def test_undo_and_restore_buttons_work_only_for_the_author(engine: Engine, setti
     assert outbox_texts(engine, "ru")[-1].startswith("↩ Removed: Snacks")
 
 
-def test_an_outbound_failure_is_retried_then_parked_as_dead(engine: Engine, settings: Settings,
-                                                           clock: Clock) -> None:
+def test_an_outbound_failure_is_retried_then_parked_as_dead(
+    engine: Engine, settings: Settings, clock: Clock
+) -> None:
     make_room(engine, "Retry", ["Ana", "Raj"], "rr")
     say(engine, "rr", "Ana", "help", "h1")
     say(engine, "rr", "Ana", "who owes what?", "h2")
     asyncio.run(worker_for(engine, settings, clock).drain())
     adapter = FlakyAdapter(failures=1)
-    dispatcher = Dispatcher(engine, {"web": adapter}, clock=clock, max_attempts=3,
-                            backoff_seconds=10)
+    dispatcher = Dispatcher(
+        engine, {"web": adapter}, clock=clock, max_attempts=3, backoff_seconds=10
+    )
     asyncio.run(dispatcher.drain())  # the first try fails; the second message waits its turn
     assert adapter.sent == []
     clock.advance(seconds=11)
@@ -278,8 +301,13 @@ def test_unparseable_and_hostile_text_gets_a_helpful_reply_and_is_kept_for_revie
     engine: Engine, settings: Settings, clock: Clock
 ) -> None:
     group_id = make_room(engine, "Hostile", ["Ana", "Raj"], "rh")
-    texts = ["I paid 60 for something with Zed", "'; DROP TABLE entries; --", "\x00\x01" * 10,
-             "<script>alert(1)</script> paid 5", "9" * 400]
+    texts = [
+        "I paid 60 for something with Zed",
+        "'; DROP TABLE entries; --",
+        "\x00\x01" * 10,
+        "<script>alert(1)</script> paid 5",
+        "9" * 400,
+    ]
     for n, text in enumerate(texts):
         say(engine, "rh", "Ana", text, f"h{n}")
     asyncio.run(worker_for(engine, settings, clock).drain())
@@ -289,7 +317,9 @@ def test_unparseable_and_hostile_text_gets_a_helpful_reply_and_is_kept_for_revie
     assert counts == {"done": len(texts)}
     assert review == []
     with engine.connect() as conn:
-        flagged = conn.execute(select(func.count()).select_from(t.inbox).where(t.inbox.c.needs_review.is_(True))).scalar()
+        flagged = conn.execute(
+            select(func.count()).select_from(t.inbox).where(t.inbox.c.needs_review.is_(True))
+        ).scalar()
     assert flagged >= 1
     assert outbox_texts(engine, "rh")  # something helpful was said
     assert balances(engine, group_id) == {}

@@ -1,0 +1,274 @@
+"""Messages Chipin starts on its own: budget alerts and projections, digests, reminders, and
+recurring entries coming due.
+
+Each "sent once" record (an alert, a digest period, a reminder slot, a recurring occurrence's
+entry id) is written in the same transaction as the outbox rows it produces, so however often a
+job runs, in however many processes, every message goes out once. Falling back under a budget
+threshold re-arms it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import structlog
+
+from chipin.bot.messages import Reply
+from chipin.bot.render import render
+from chipin.bot.views import entry_view
+from chipin.core import services
+from chipin.core.balances import passbook
+from chipin.core.budgets import THRESHOLDS, Budget, projection, reached, round_about, spent, window
+from chipin.core.commands import AddExpense, RecordPayment
+from chipin.core.entries import Expense
+from chipin.core.errors import ChipinError
+from chipin.core.ledger_doc import parse_entry
+from chipin.core.money import currency_exponent
+from chipin.core.records import Group
+from chipin.core.recurrence import due
+from chipin.core.reports import PERIOD_LABELS, period_range, spending
+from chipin.store.schedule import RecurringRule, ScheduleRepository
+from chipin.store.uow import SqlUnitOfWork
+
+log = structlog.get_logger("chipin.alerts")
+
+
+def queue_to_group(
+    uow: SqlUnitOfWork, group: Group, reply: Reply, key: str, now: dt.datetime
+) -> int:
+    """Queue ``reply`` to every active conversation of the group; returns how many."""
+    queued = 0
+    for conversation in uow.conversations.for_group(group.id):
+        if not conversation.active:
+            continue
+        payload = render(conversation.channel, reply, locale=group.locale)
+        if (
+            uow.outbox.add(
+                channel=conversation.channel,
+                conversation_key=conversation.key,
+                recipient=conversation.external_id,
+                kind="send",
+                payload=payload,
+                now=now,
+                dedupe_key=f"{key}:{conversation.id}",
+            )
+            is not None
+        ):
+            queued += 1
+    return queued
+
+
+def _budget_context(budget: Budget, amount_spent: int) -> dict[str, Any]:
+    return {
+        "label": budget.label(),
+        "spent": amount_spent,
+        "amount": budget.amount,
+        "currency": budget.currency,
+        "percent": amount_spent * 100 // budget.amount,
+        "period": budget.period,
+    }
+
+
+def check_budgets(
+    uow: SqlUnitOfWork, group: Group, today: dt.date, now: dt.datetime, *, projections: bool = False
+) -> int:
+    """Alert on budgets that reached 80% or 100% (once each per period), re-arm the ones that
+    fell back under, and — in scheduled runs — warn when the pace would overshoot."""
+    schedule = ScheduleRepository(uow.connection)
+    sent_count = 0
+    for budget, _ in schedule.budgets(group.id):
+        assert budget.id is not None
+        start, end = window(budget, today)
+        entries = [s.entry for s in uow.ledger.entries_between(group.id, start, end)]
+        amount = spent(budget, entries)
+        hit = reached(amount, budget)
+        already = schedule.alerts_sent(budget.id, start)
+        for threshold in THRESHOLDS:
+            kind = str(threshold)
+            if threshold in hit and kind not in already:
+                if schedule.claim_alert(budget.id, start, kind, now):
+                    context = _budget_context(budget, amount) | {"threshold": threshold}
+                    sent_count += queue_to_group(
+                        uow,
+                        group,
+                        Reply("budget_alert", context),
+                        f"budget-{budget.id}-{start}-{kind}-{amount}",
+                        now,
+                    )
+            elif threshold not in hit and kind in already:
+                schedule.rearm(budget.id, start, kind)
+        if projections and "projection" not in already:
+            ahead = projection(budget, amount, today)
+            if ahead is not None and schedule.claim_alert(budget.id, start, "projection", now):
+                context = _budget_context(budget, amount) | {
+                    "overshoot": round_about(ahead.overshoot, currency_exponent(budget.currency)),
+                    "by_day": ahead.by.day,
+                }
+                sent_count += queue_to_group(
+                    uow,
+                    group,
+                    Reply("budget_projection", context),
+                    f"budget-{budget.id}-{start}-projection",
+                    now,
+                )
+    return sent_count
+
+
+def _totals(uow: SqlUnitOfWork, group: Group, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+    entries = [s.entry for s in uow.ledger.entries_between(group.id, start, end)]
+    return [
+        {
+            "currency": t.currency,
+            "amount": t.total,
+            "by_category": [
+                {"name": k, "amount": v}
+                for k, v in sorted(t.by_category.items(), key=lambda kv: -kv[1])
+            ],
+            "by_member": [
+                {"name": k, "amount": v}
+                for k, v in sorted(t.by_member.items(), key=lambda kv: -kv[1])
+            ],
+        }
+        for t in spending(entries)
+    ]
+
+
+def send_digest(
+    uow: SqlUnitOfWork, group: Group, period: str, today: dt.date, now: dt.datetime
+) -> bool:
+    """The digest of the last complete ``period`` (week, month, year), once per period."""
+    current, _ = period_range(period, today)
+    start, end = period_range(period, current - dt.timedelta(days=1))
+    before, _ = period_range(period, start - dt.timedelta(days=1))
+    schedule = ScheduleRepository(uow.connection)
+    if not schedule.claim_digest(group.id, period, start, now):
+        return False
+    totals = _totals(uow, group, start, end)
+    if not totals:
+        return False  # a quiet period: recorded as done, nothing said
+    previous = {t["currency"]: t["amount"] for t in _totals(uow, group, before, start)}
+    for t in totals:
+        t["previous"] = previous.get(t["currency"], 0)
+    label = {"week": "last week", "month": "last month", "year": "last year"}[period]
+    reply = Reply(
+        "digest",
+        {
+            "group": group.name,
+            "label": label,
+            "totals": totals,
+            "start": start.isoformat(),
+            "end": (end - dt.timedelta(days=1)).isoformat(),
+        },
+    )
+    queue_to_group(uow, group, reply, f"digest-{group.id}-{period}-{start}", now)
+    return True
+
+
+def owing_since(uow: SqlUnitOfWork, group: Group, member: str) -> dict[str, tuple[int, dt.date]]:
+    """Per currency, what ``member`` owes now and since when their balance has been negative."""
+    stored = list(uow.ledger.entries(group.id))
+    running: dict[str, tuple[int, dt.date | None]] = {}
+    for line in passbook(((str(s.id), s.entry) for s in stored), member):
+        _, since = running.get(line.currency, (0, None))
+        running[line.currency] = (line.balance, (since or line.date) if line.balance < 0 else None)
+    return {c: (b, s) for c, (b, s) in running.items() if b < 0 and s is not None}
+
+
+def send_reminders(
+    uow: SqlUnitOfWork,
+    group: Group,
+    after_days: int,
+    every_days: int,
+    today: dt.date,
+    now: dt.datetime,
+) -> int:
+    """Remind members who have owed money for more than ``after_days``, at most once per
+    ``every_days`` each (the slot number is the unique key)."""
+    schedule = ScheduleRepository(uow.connection)
+    balances = services.group_balances(uow, group.id)
+    plans = services.settle_up(uow, group.id, remember=False)
+    sent_count = 0
+    debtors = {m for amounts in balances.values() for m, a in amounts.items() if a < 0}
+    members = {m.name: m for m in uow.ledger.members(group.id)}
+    for name in sorted(debtors):
+        for currency, (owed, since) in owing_since(uow, group, name).items():
+            if (today - since).days <= after_days or name not in members:
+                continue
+            slot = today.toordinal() // every_days
+            if not schedule.claim_reminder(group.id, members[name].id, currency, slot, now):
+                continue
+            transfers = [
+                {"creditor": t.creditor, "amount": t.amount}
+                for t in plans.get(currency, [])
+                if t.debtor == name
+            ]
+            reply = Reply(
+                "reminder",
+                {
+                    "name": name,
+                    "owed": -owed,
+                    "currency": currency,
+                    "days": (today - since).days,
+                    "transfers": transfers,
+                },
+            )
+            sent_count += queue_to_group(
+                uow, group, reply, f"reminder-{group.id}-{members[name].id}-{currency}-{slot}", now
+            )
+    return sent_count
+
+
+def create_recurring(
+    uow: SqlUnitOfWork, group: Group, rule: RecurringRule, today: dt.date, now: dt.datetime
+) -> list[int]:
+    """Record every occurrence of ``rule`` due by ``today`` that is not recorded yet.
+
+    The entry's external id names the rule and the date, so an occurrence is recorded once even
+    if two schedulers race or a run is repeated after a crash."""
+    schedule = ScheduleRepository(uow.connection)
+    created: list[int] = []
+    names = [m.name for m in uow.ledger.members(group.id)]
+    for date in due(rule.rule, rule.last_occurrence, today):
+        body = dict(rule.body) | {"date": date.isoformat()}
+        entry, problems = parse_entry(rule.kind, body, names, group.currency)
+        if entry is None:
+            log.warning(
+                "chipin.recurring_invalid", rule=rule.id, problems=[str(p) for p in problems]
+            )
+            break
+        key = f"recurring-{rule.id}-{date.isoformat()}"
+        try:
+            if isinstance(entry, Expense):
+                done = services.add_expense(
+                    AddExpense(group.id, entry, actor="recurring", external_id=key),
+                    uow,
+                    clock=lambda: now,
+                )
+            else:
+                done = services.record_payment(
+                    RecordPayment(group.id, entry, actor="recurring", external_id=key),
+                    uow,
+                    clock=lambda: now,
+                )
+        except ChipinError as exc:
+            log.warning("chipin.recurring_failed", rule=rule.id, error=str(exc))
+            break
+        schedule.advance_recurring(rule.id, date)
+        if done.created:
+            created.append(done.entry_id)
+            queue_to_group(
+                uow,
+                group,
+                Reply(
+                    "recurring_created",
+                    {"entry": entry_view(entry, done.entry_id), "rule": rule.rule.describe()},
+                ),
+                key,
+                now,
+            )
+    return created
+
+
+def period_label(period: str) -> str:
+    return PERIOD_LABELS.get(period, period)

@@ -1,0 +1,1 @@
+"""Periodic jobs: budgets and projections, digests, reminders, recurring expenses."""

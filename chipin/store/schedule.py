@@ -1,0 +1,384 @@
+"""What the scheduler keeps: budgets and the alerts sent for them, digest and reminder choices
+with what was sent, and recurring expenses.
+
+Every "sent once" is a unique key (budget, period, threshold) or (group, period, start) written
+in the same transaction as the outbox row it accompanies, so a job can run any number of times,
+in any number of processes, and each alert goes out once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+    delete,
+    insert,
+    select,
+    update,
+)
+
+from chipin.core.budgets import Budget
+from chipin.core.recurrence import Rule
+from chipin.store.sql import insert_ignore
+from chipin.store.tables import UTCDateTime, metadata
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("category", String(64), nullable=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=True),
+    # period|category|member: one budget per scope, so saying it again changes it
+    Column("scope", String(160), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("group_id", "scope", name="uq_budgets_group_scope"),
+)
+
+budget_alerts = Table(
+    "budget_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("budget_id", ForeignKey("budgets.id", ondelete="CASCADE"), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("kind", String(16), nullable=False),  # "80" | "100" | "projection"
+    Column("sent_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("budget_id", "period_start", "kind", name="uq_budget_alerts_once"),
+)
+
+digest_subscriptions = Table(
+    "digest_subscriptions",
+    metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("period", String(8), primary_key=True),  # week | month | year
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+digest_log = Table(
+    "digest_log",
+    metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("sent_at", UTCDateTime(), nullable=False),
+)
+
+reminder_settings = Table(
+    "reminder_settings",
+    metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("after_days", Integer, nullable=False),  # owed for longer than this
+    Column("every_days", Integer, nullable=False),  # at most one reminder per member per this
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+reminder_log = Table(
+    "reminder_log",
+    metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    # the interval slot the reminder belongs to: one per member per interval, however often
+    # the job runs
+    Column("slot", Integer, primary_key=True),
+    Column("sent_at", UTCDateTime(), nullable=False),
+)
+
+recurring = Table(
+    "recurring",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    Column("author_id", ForeignKey("members.id"), nullable=True),
+    Column("kind", String(16), nullable=False),  # expense | payment
+    Column("body", JSON, nullable=False),  # the entry in the ledger file format
+    Column("frequency", String(8), nullable=False),
+    Column("interval", Integer, nullable=False),
+    Column("day", Integer, nullable=True),
+    Column("start", Date, nullable=False),
+    Column("last_occurrence", Date, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_recurring_group_active", "group_id", "active"),
+)
+
+
+def budget_scope(period: str, category: str | None, member_id: int | None) -> str:
+    return f"{period}|{(category or '').casefold()}|{member_id or ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringRule:
+    id: int
+    group_id: int
+    author_id: int | None
+    kind: str
+    body: dict[str, Any]
+    rule: Rule
+    last_occurrence: dt.date | None
+    active: bool
+
+
+class ScheduleRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- budgets -----------------------------------------------------------------------------
+
+    def set_budget(self, budget: Budget, member_id: int | None, now: dt.datetime) -> int:
+        scope = budget_scope(budget.period, budget.category, member_id)
+        row = self.conn.execute(
+            select(budgets.c.id).where(
+                and_(budgets.c.group_id == budget.group_id, budgets.c.scope == scope)
+            )
+        ).first()
+        values = {"amount": budget.amount, "currency": budget.currency, "updated_at": now}
+        if row is not None:
+            self.conn.execute(update(budgets).where(budgets.c.id == row[0]).values(**values))
+            return int(row[0])
+        result = self.conn.execute(
+            insert(budgets).values(
+                group_id=budget.group_id,
+                period=budget.period,
+                category=budget.category,
+                member_id=member_id,
+                scope=scope,
+                created_at=now,
+                **values,
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def remove_budget(self, group_id: int, period: str | None, category: str | None) -> int:
+        """Remove matching budgets (any period when ``period`` is None); returns how many."""
+        query = delete(budgets).where(budgets.c.group_id == group_id)
+        if period is not None:
+            query = query.where(budgets.c.period == period)
+        if category is None:
+            query = query.where(budgets.c.category.is_(None))
+        else:
+            query = query.where(budgets.c.category.ilike(category))
+        return int(self.conn.execute(query).rowcount)
+
+    def budgets(self, group_id: int | None = None) -> list[tuple[Budget, str | None]]:
+        """Budgets with the name of their member (None for group budgets)."""
+        from chipin.store.tables import members
+
+        query = select(budgets, members.c.name.label("member_name")).outerjoin(
+            members, members.c.id == budgets.c.member_id
+        )
+        if group_id is not None:
+            query = query.where(budgets.c.group_id == group_id)
+        out = []
+        for r in self.conn.execute(query.order_by(budgets.c.group_id, budgets.c.id)):
+            out.append(
+                (
+                    Budget(
+                        r.group_id, r.amount, r.currency, r.period, r.category, r.member_name, r.id
+                    ),
+                    r.member_name,
+                )
+            )
+        return out
+
+    def alerts_sent(self, budget_id: int, period_start: dt.date) -> set[str]:
+        rows = self.conn.execute(
+            select(budget_alerts.c.kind).where(
+                and_(
+                    budget_alerts.c.budget_id == budget_id,
+                    budget_alerts.c.period_start == period_start,
+                )
+            )
+        )
+        return {str(r[0]) for r in rows}
+
+    def claim_alert(
+        self, budget_id: int, period_start: dt.date, kind: str, now: dt.datetime
+    ) -> bool:
+        """Record that this alert is being sent; False if it was sent already (by anyone)."""
+        result = self.conn.execute(
+            insert_ignore(self.conn, budget_alerts)
+            .values(budget_id=budget_id, period_start=period_start, kind=kind, sent_at=now)
+            .on_conflict_do_nothing()
+        )
+        return bool(result.rowcount)
+
+    def rearm(self, budget_id: int, period_start: dt.date, kind: str) -> None:
+        """Spending fell back under a threshold: crossing it again alerts again."""
+        self.conn.execute(
+            delete(budget_alerts).where(
+                and_(
+                    budget_alerts.c.budget_id == budget_id,
+                    budget_alerts.c.period_start == period_start,
+                    budget_alerts.c.kind == kind,
+                )
+            )
+        )
+
+    # -- digests -----------------------------------------------------------------------------
+
+    def set_digest(self, group_id: int, period: str, on: bool, now: dt.datetime) -> None:
+        if on:
+            self.conn.execute(
+                insert_ignore(self.conn, digest_subscriptions)
+                .values(group_id=group_id, period=period, created_at=now)
+                .on_conflict_do_nothing()
+            )
+        else:
+            self.conn.execute(
+                delete(digest_subscriptions).where(
+                    and_(
+                        digest_subscriptions.c.group_id == group_id,
+                        digest_subscriptions.c.period == period,
+                    )
+                )
+            )
+
+    def digests(self) -> list[tuple[int, str]]:
+        rows = self.conn.execute(
+            select(digest_subscriptions.c.group_id, digest_subscriptions.c.period)
+        )
+        return [(int(g), str(p)) for g, p in rows]
+
+    def claim_digest(
+        self, group_id: int, period: str, period_start: dt.date, now: dt.datetime
+    ) -> bool:
+        result = self.conn.execute(
+            insert_ignore(self.conn, digest_log)
+            .values(group_id=group_id, period=period, period_start=period_start, sent_at=now)
+            .on_conflict_do_nothing()
+        )
+        return bool(result.rowcount)
+
+    # -- reminders ---------------------------------------------------------------------------
+
+    def set_reminders(
+        self, group_id: int, after_days: int | None, every_days: int, now: dt.datetime
+    ) -> None:
+        self.conn.execute(delete(reminder_settings).where(reminder_settings.c.group_id == group_id))
+        if after_days is not None:
+            self.conn.execute(
+                insert(reminder_settings).values(
+                    group_id=group_id, after_days=after_days, every_days=every_days, created_at=now
+                )
+            )
+
+    def reminder_groups(self) -> list[tuple[int, int, int]]:
+        rows = self.conn.execute(
+            select(
+                reminder_settings.c.group_id,
+                reminder_settings.c.after_days,
+                reminder_settings.c.every_days,
+            )
+        )
+        return [(int(g), int(a), int(e)) for g, a, e in rows]
+
+    def claim_reminder(
+        self, group_id: int, member_id: int, currency: str, slot: int, now: dt.datetime
+    ) -> bool:
+        result = self.conn.execute(
+            insert_ignore(self.conn, reminder_log)
+            .values(
+                group_id=group_id, member_id=member_id, currency=currency, slot=slot, sent_at=now
+            )
+            .on_conflict_do_nothing()
+        )
+        return bool(result.rowcount)
+
+    # -- recurring ---------------------------------------------------------------------------
+
+    def add_recurring(
+        self,
+        group_id: int,
+        author_id: int | None,
+        kind: str,
+        body: dict[str, Any],
+        rule: Rule,
+        now: dt.datetime,
+    ) -> int:
+        result = self.conn.execute(
+            insert(recurring).values(
+                group_id=group_id,
+                author_id=author_id,
+                kind=kind,
+                body=body,
+                frequency=rule.frequency,
+                interval=rule.interval,
+                day=rule.day,
+                start=rule.start,
+                last_occurrence=None,
+                active=True,
+                created_at=now,
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def recurring(self, group_id: int | None = None, *, active: bool = True) -> list[RecurringRule]:
+        query = select(recurring).where(recurring.c.active.is_(active))
+        if group_id is not None:
+            query = query.where(recurring.c.group_id == group_id)
+        return [
+            RecurringRule(
+                r.id,
+                r.group_id,
+                r.author_id,
+                r.kind,
+                r.body,
+                Rule(r.frequency, r.start, r.interval, r.day),
+                r.last_occurrence,
+                bool(r.active),
+            )
+            for r in self.conn.execute(query.order_by(recurring.c.id))
+        ]
+
+    def advance_recurring(self, rule_id: int, occurrence: dt.date) -> None:
+        """Move the rule past ``occurrence`` (never backwards)."""
+        self.conn.execute(
+            update(recurring)
+            .where(
+                and_(
+                    recurring.c.id == rule_id,
+                    (recurring.c.last_occurrence.is_(None))
+                    | (recurring.c.last_occurrence < occurrence),
+                )
+            )
+            .values(last_occurrence=occurrence)
+        )
+
+    def cancel_recurring(self, group_id: int, rule_id: int) -> bool:
+        return bool(
+            self.conn.execute(
+                update(recurring)
+                .where(
+                    and_(
+                        recurring.c.id == rule_id,
+                        recurring.c.group_id == group_id,
+                        recurring.c.active.is_(True),
+                    )
+                )
+                .values(active=False)
+            ).rowcount
+        )

@@ -1,0 +1,195 @@
+"""``POST /webhooks/twilio/{whatsapp,sms,status}``: verify Twilio's signature, then store the
+message in the inbox under its ``MessageSid`` and answer an empty TwiML response at once, or
+record a delivery status.
+
+The signature (``X-Twilio-Signature``) is checked with the twilio library's RequestValidator
+over the URL rebuilt from ``PUBLIC_BASE_URL`` (what Twilio called, even behind a TLS-terminating
+proxy) and every posted field; a bad or missing one is answered 403 and stores nothing. Without
+``TWILIO_AUTH_TOKEN`` or ``PUBLIC_BASE_URL`` nothing can be verified: 503. Replies never go in
+the TwiML answer: the worker writes them to the outbox and the dispatcher sends them through the
+REST API, so nothing slow happens before Twilio gets its answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Awaitable, Callable
+from functools import partial
+from urllib.parse import parse_qsl
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+from chipin.bot.ingress import accept
+from chipin.bot.member_notices import enabled_channels
+from chipin.channels.twilio import delivery
+from chipin.channels.twilio.normalize import normalize
+from chipin.channels.twilio.privacy import mask_text
+from chipin.settings import Settings
+from chipin.store.phones import STATUS_ORDER
+from chipin.store.uow import SqlUnitOfWork
+
+log = structlog.get_logger("chipin.webhooks.twilio")
+
+PREFIX = "/webhooks/twilio"
+SIGNATURE_HEADER = "x-twilio-signature"
+SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
+MAX_BODY_BYTES = 64 * 1024
+"""A message is at most 1,600 characters plus ten media URLs: a few kilobytes."""
+MAX_FIELDS = 200
+EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
+FORM = "application/x-www-form-urlencoded"
+
+
+class Form(dict[str, str]):
+    """The posted fields: the last value per name, and all of them (``getlist``) for the
+    signature, which covers repeated fields too."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self._all: dict[str, list[str]] = {}
+        for name, value in pairs:
+            self._all.setdefault(name, []).append(value)
+
+    def getlist(self, name: str) -> list[str]:
+        return self._all.get(name, [])
+
+
+Handler = Callable[[Request, Settings, Form], Awaitable[Response]]
+
+
+def _error(status: int, description: str) -> Response:
+    return JSONResponse({"error": description}, status_code=status)
+
+
+def _twiml() -> Response:
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+async def inbound(channel: str, request: Request, settings: Settings, form: Form) -> Response:
+    if channel not in enabled_channels(settings):
+        return _error(404, f"the {channel} channel is not configured")
+    try:
+        item = normalize(channel, form)
+    except ValueError as exc:
+        log.warning("chipin.twilio_bad_message", channel=channel, error=mask_text(str(exc)))
+        return _error(400, str(exc))
+    engine: Engine = request.app.state.engine
+    stored = await run_in_threadpool(
+        accept, engine, item.message, provider_id=item.provider_id, raw=dict(form)
+    )
+    if stored is not None:
+        wake: Callable[[], None] = request.app.state.runtime.wake
+        wake()  # an asyncio.Event: set it here, on the loop, not in the thread
+    return _twiml()
+
+
+def _record(
+    engine: Engine, sid: str, status: str, error_code: str | None, sms_enabled: bool
+) -> delivery.Report:
+    with SqlUnitOfWork(engine) as uow:
+        report = delivery.record_status(
+            uow, sid, status, error_code, dt.datetime.now(dt.UTC), sms_enabled=sms_enabled
+        )
+        uow.commit()
+    return report
+
+
+async def status(request: Request, settings: Settings, form: Form) -> Response:
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    state = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not sid or not state:
+        return _error(400, "a status callback has MessageSid and MessageStatus")
+    if state not in STATUS_ORDER:
+        log.info("chipin.twilio_status_ignored", status=state)
+        return Response(status_code=204)
+    report = await run_in_threadpool(
+        _record,
+        request.app.state.engine,
+        sid,
+        state,
+        form.get("ErrorCode") or None,
+        "sms" in enabled_channels(settings),
+    )
+    if report.fallback_id is not None:
+        request.app.state.runtime.wake_dispatcher.set()
+    return Response(status_code=204)
+
+
+EVENT_HANDLERS: dict[str, Handler] = {
+    "whatsapp": partial(inbound, "whatsapp"),
+    "sms": partial(inbound, "sms"),
+    "status": status,
+}
+
+
+def twilio_router(*, max_body: int = MAX_BODY_BYTES) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    validators: dict[str, RequestValidator] = {}
+
+    def validator(token: str) -> RequestValidator:
+        if token not in validators:
+            validators.clear()
+            validators[token] = RequestValidator(token)
+        return validators[token]
+
+    @router.post(PREFIX + "/{event}")
+    async def twilio_webhook(event: str, request: Request) -> Response:
+        handler = EVENT_HANDLERS.get(event)
+        if handler is None:
+            return _error(404, f"no Twilio webhook {event}")
+        settings: Settings = request.app.state.settings
+        token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+        base = (settings.public_base_url or "").rstrip("/")
+        if not token or not base:
+            return _error(503, "Twilio webhooks need TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL set")
+        kind = request.headers.get("content-type", FORM).split(";")[0].strip().lower()
+        if kind != FORM:
+            return _error(415, f"Twilio posts {FORM}")
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
+            return _error(413, f"a webhook is at most {max_body} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body:
+                return _error(413, f"a webhook is at most {max_body} bytes")
+        try:
+            pairs = parse_qsl(
+                body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS
+            )
+        except (UnicodeDecodeError, ValueError):
+            return _error(400, "the body is not a form")
+        form = Form(pairs)
+        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        algorithm = get_signature_algorithm(request.headers.get(SETTINGS_HEADER))
+        if not signature or not _valid(validator(token), url, form, signature, algorithm):
+            log.warning("chipin.twilio_bad_signature", webhook=event, client=_client(request))
+            return _error(403, "the X-Twilio-Signature does not match")
+        return await handler(request, settings, form)
+
+    return router
+
+
+def _valid(
+    validator: RequestValidator, url: str, form: Form, signature: str, algorithm: str
+) -> bool:
+    """The URL as configured first (one HMAC: the usual case); then ``validate``, which also
+    tries it with and without the default port, as Twilio may have signed either."""
+    try:
+        expected = validator.compute_signature(url, form, algorithm)
+    except ValueError:  # an algorithm this twilio library does not know
+        return False
+    if hmac.compare_digest(str(expected).encode(), signature.encode()):
+        return True
+    return bool(validator.validate(url, form, signature, algorithm))
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
