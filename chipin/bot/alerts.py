@@ -35,12 +35,24 @@ log = structlog.get_logger("chipin.alerts")
 
 
 def queue_to_group(
-    uow: SqlUnitOfWork, group: Group, reply: Reply, key: str, now: dt.datetime
+    uow: SqlUnitOfWork,
+    group: Group,
+    reply: Reply,
+    key: str,
+    now: dt.datetime,
+    here: tuple[str, list[Reply]] | None = None,
 ) -> int:
-    """Queue ``reply`` to every active conversation of the group; returns how many."""
+    """Queue ``reply`` to every active conversation of the group; returns how many.
+
+    ``here`` is (conversation key, replies) of the turn being handled: that conversation gets
+    the reply after the turn's own answer instead of before it."""
     queued = 0
     for conversation in uow.conversations.for_group(group.id):
         if not conversation.active:
+            continue
+        if here is not None and conversation.key == here[0]:
+            here[1].append(reply)
+            queued += 1
             continue
         payload = render(conversation.channel, reply, locale=group.locale)
         if (
@@ -71,7 +83,13 @@ def _budget_context(budget: Budget, amount_spent: int) -> dict[str, Any]:
 
 
 def check_budgets(
-    uow: SqlUnitOfWork, group: Group, today: dt.date, now: dt.datetime, *, projections: bool = False
+    uow: SqlUnitOfWork,
+    group: Group,
+    today: dt.date,
+    now: dt.datetime,
+    *,
+    projections: bool = False,
+    here: tuple[str, list[Reply]] | None = None,
 ) -> int:
     """Alert on budgets that reached 80% or 100% (once each per period), re-arm the ones that
     fell back under, and — in scheduled runs — warn when the pace would overshoot."""
@@ -95,6 +113,7 @@ def check_budgets(
                         Reply("budget_alert", context),
                         f"budget-{budget.id}-{start}-{kind}-{amount}",
                         now,
+                        here,
                     )
             elif threshold not in hit and kind in already:
                 schedule.rearm(budget.id, start, kind)

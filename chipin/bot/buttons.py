@@ -70,6 +70,8 @@ def resolve_draft(
         )
     if found.kind == "member":
         return resolve_guest(uow, scene, found.id, found.body["name"], confirm, now, result)
+    if found.kind == "recurring":
+        return resolve_recurring(uow, scene, found.id, found.body, confirm, now, result)
     entry, problems = parse_entry(
         found.kind,
         found.body,
@@ -188,4 +190,41 @@ def undo_or_restore(
         replies=[reply],
         result=result | {"outcome": "undone" if undo else "restored", "entry_id": entry_id},
         entry_id=entry_id,
+    )
+
+
+def resolve_recurring(
+    uow: SqlUnitOfWork,
+    scene: Scene,
+    draft_id: int,
+    body: dict[str, Any],
+    confirm: bool,
+    now: dt.datetime,
+    result: dict[str, Any],
+) -> Outcome:
+    from chipin.bot.planning import confirm_recurring
+
+    if not uow.drafts.resolve(draft_id, "confirmed" if confirm else "cancelled", now):
+        return Outcome(replies=[notice("This question expired.", edit=True)], result=result)
+    if not confirm:
+        return Outcome(
+            replies=[notice("OK, nothing set up.", edit=True)],
+            result=result | {"outcome": "cancelled"},
+        )
+    created = confirm_recurring(uow, scene, body, now)
+    if created is None:
+        return Outcome(
+            replies=[notice("I can't set this up any more (the group changed).", edit=True)],
+            result=result | {"outcome": "invalid"},
+        )
+    rule_id, described = created
+    return Outcome(
+        replies=[
+            notice(
+                f"🔁 Set up as recurring entry #{rule_id}: {described}. "
+                f"Stop it with /recurring cancel {rule_id}.",
+                edit=True,
+            )
+        ],
+        result=result | {"outcome": "recurring set", "rule_id": rule_id},
     )

@@ -16,6 +16,20 @@ SETTLE_ARGS = re.compile(
     r"^(?P<name>.+?)\s+(?P<amount>\d[\d.,]*)\s*(?P<currency>[A-Za-z]{3})?$", re.IGNORECASE
 )
 
+PLAIN_COMMANDS = {
+    "budgets": "budget",
+    "our budgets": "budget",
+    "show budgets": "budget",
+    "recurring": "recurring",
+    "history": "history",
+}
+"""Whole messages that are commands without a slash."""
+REMOVE_BUDGET = re.compile(
+    r"^(?:remove|delete|cancel|drop|stop)\s+(?:the\s+|our\s+|my\s+)?"
+    r"(?:(?:weekly|monthly|yearly)\s+)?(?:[a-z][\w-]*\s+)?budget\b",
+    re.IGNORECASE,
+)
+
 ALIASES = {
     "start": "help",
     "help": "help",
@@ -32,6 +46,13 @@ ALIASES = {
     "add": "add",
     "join": "join",
     "budget": "budget",
+    "budgets": "budget",
+    "digest": "digest",
+    "digests": "digest",
+    "reminders": "reminders",
+    "reminder": "reminders",
+    "recurring": "recurring",
+    "category": "category",
     "spending": "spending",
 }
 
@@ -59,6 +80,11 @@ def read_command(text: str, roster: tuple[str, ...] = ()) -> Command | None:
     if match:
         word = match.group("name").lower()
         return Command(ALIASES.get(word, "unknown"), (match.group("args") or "").strip(), word)
+    plain = PLAIN_COMMANDS.get(stripped.lower().rstrip("?!. "))
+    if plain is not None:
+        return Command(plain, "", plain)
+    if REMOVE_BUDGET.match(stripped):
+        return Command("budget", stripped, "budget")
     guest = ADD_GUEST.match(stripped)
     if guest:
         name = " ".join(guest.group("name").split())

@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from chipin.bot import buttons, events, handlers, mentions, personal, phone
+from chipin.bot.alerts import check_budgets
 from chipin.bot.commands import read_command
 from chipin.bot.messages import InboundMessage
 from chipin.bot.turns import Outcome, Scene, Turn
 from chipin.core.records import Group, Member
 from chipin.parsing.gemini import GeminiParser
 from chipin.parsing.intents import ParseContext
+from chipin.parsing.recurrence import split_recurrence
 from chipin.parsing.router import parse_text
 from chipin.settings import Settings
 from chipin.store.inbox import InboxItem
@@ -81,8 +83,11 @@ class ConversationEngine:
             return Turn(item.id, message, item.conversation_key, ctx=ctx, command=command)
         if ctx is None:  # a first message in a new chat: parse against the group it will get
             ctx = mentions.with_mentioned(self._new_context(message), message)
-        intent = await parse_text(message.text, ctx, mode=self.settings.parser, gemini=self.gemini)
-        return Turn(item.id, message, item.conversation_key, ctx=ctx, intent=intent)
+        text, recurrence = split_recurrence(message.text)
+        intent = await parse_text(text, ctx, mode=self.settings.parser, gemini=self.gemini)
+        return Turn(
+            item.id, message, item.conversation_key, ctx=ctx, intent=intent, recurrence=recurrence
+        )
 
     # -- step 2: inside the worker's transaction ---------------------------------------------
 
@@ -111,10 +116,16 @@ class ConversationEngine:
             elif turn.command is not None:
                 outcome = handlers.on_command(self, uow, scene, turn.command, now)
             elif turn.intent is not None:
-                outcome = handlers.on_intent(self, uow, scene, turn.intent, now)
+                outcome = handlers.on_intent(
+                    self, uow, scene, turn.intent, now, recurrence=turn.recurrence
+                )
             else:
                 return Outcome(result={"ignored": "empty message"})
         phone.after_turn(self, uow, scene, outcome, now)  # numbered options, member notices
+        if outcome.entry_id is not None:  # 80% / 100% of a budget right away; undo re-arms
+            check_budgets(
+                uow, group, scene.ctx.today, now, here=(turn.conversation_key, outcome.replies)
+            )
         return outcome
 
     def group_of(self, uow: SqlUnitOfWork, message: InboundMessage) -> Group | None:

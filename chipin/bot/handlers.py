@@ -17,12 +17,14 @@ from chipin.core.errors import ChipinError
 from chipin.core.money import normalize_currency
 from chipin.core.records import Group
 from chipin.parsing import intents as it
+from chipin.parsing.recurrence import Recurrence
 from chipin.store.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from chipin.bot.conversation import ConversationEngine
 
 
+from chipin.bot import planning
 from chipin.bot.buttons import undo_or_restore
 from chipin.bot.entries import confirmable, draft, edit_last, record, settle_with, undo_last
 from chipin.bot.render import format_amount
@@ -36,6 +38,8 @@ def on_intent(
     scene: Scene,
     intent: it.Intent,
     now: dt.datetime,
+    *,
+    recurrence: Recurrence | None = None,
 ) -> Outcome:
     ctx = scene.ctx
     result: dict[str, Any] = (
@@ -57,6 +61,10 @@ def on_intent(
                     result=result | {"outcome": "invalid", "error": str(exc)},
                     needs_review=True,
                 )
+            if recurrence is not None:  # "… every month on the 1st": always confirmed first
+                return planning.propose_recurring(
+                    engine.settings.draft_ttl_minutes, uow, scene, entry, recurrence, now, result
+                )
             if confirmable(engine, intent):
                 return record(uow, scene, entry, now, result)
             return draft(engine, uow, scene, entry, now, result)
@@ -65,15 +73,7 @@ def on_intent(
         case it.ShowSpending():
             return Outcome(replies=[spending_reply(engine, uow, scene, intent)], result=result)
         case it.SetBudget():
-            return Outcome(
-                replies=[
-                    notice(
-                        "Budgets and overspending alerts are not available "
-                        "yet; your expenses are recorded as usual."
-                    )
-                ],
-                result=result | {"outcome": "unsupported"},
-            )
+            return planning.set_budget(uow, scene, intent, engine.today(scene.group), now, result)
         case it.Undo():
             return undo_last(uow, scene, now, result)
         case it.EditLast():
@@ -184,10 +184,18 @@ def on_command(
                 result=result,
             )
         case "budget":
-            return Outcome(
-                replies=[notice("Budgets and overspending alerts are not available yet.")],
-                result=result | {"outcome": "unsupported"},
-            )
+            removed = planning.remove_budget(uow, scene, f"/budget {command.args}", result)
+            if removed is not None:
+                return removed
+            return planning.list_budgets(uow, scene, engine.today(group), result)
+        case "digest":
+            return planning.set_digest(uow, scene, command.args, now, result)
+        case "reminders":
+            return planning.set_reminders(uow, scene, command.args, now, result)
+        case "recurring":
+            return planning.list_recurring(uow, scene, command.args, result)
+        case "category":
+            return planning.set_category(uow, scene, command.args, now, result)
     return Outcome(
         replies=[notice(f"I don't know /{command.word}. Try /help.")],
         result=result | {"outcome": "unknown"},

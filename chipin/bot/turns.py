@@ -9,6 +9,7 @@ from chipin.bot.commands import Command
 from chipin.bot.messages import InboundMessage, Reply
 from chipin.core.records import Group, Member
 from chipin.parsing.intents import Intent, ParseContext
+from chipin.parsing.recurrence import Recurrence
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,8 @@ class Turn:
     ctx: ParseContext | None = None
     command: Command | None = None
     intent: Intent | None = None
+    recurrence: Recurrence | None = None
+    """"… every month on the 1st": the intent is to be set up as a recurring entry."""
 
 
 @dataclass(slots=True)

@@ -16,6 +16,14 @@ from chipin.core.entries import Entry, Expense
 from chipin.core.reports import period_range
 
 PERIODS = ("week", "month", "year")
+FAMILIES = {
+    "food": {"food", "groceries", "drinks", "dining", "restaurants", "snacks", "coffee"},
+    "transport": {"transport", "taxi", "fuel", "parking", "train", "bus"},
+    "travel": {"travel", "lodging", "flights", "hotel", "transport"},
+    "home": {"home", "household", "rent", "utilities", "housing"},
+    "fun": {"fun", "entertainment", "drinks"},
+}
+"""A budget for a family counts its members too: groceries and drinks are food."""
 THRESHOLDS = (80, 100)
 """Percentages of a budget at which the group hears about it."""
 
@@ -56,17 +64,22 @@ def spent(budget: Budget, entries: Iterable[Entry]) -> int:
     """What counts against the budget among ``entries`` (already limited to its period):
     expenses (refunds subtract) in its currency, of its category, or its member's shares."""
     total = 0
-    wanted = budget.category.casefold() if budget.category else None
     for entry in entries:
         if not isinstance(entry, Expense) or entry.currency != budget.currency:
             continue
-        if wanted is not None and (entry.category or "").casefold() != wanted:
+        if budget.category is not None and not category_matches(budget.category, entry.category):
             continue
         if budget.member is None:
             total += entry.amount
         else:
             total += dict(entry.shares).get(budget.member, 0)
     return total
+
+
+def category_matches(budget_category: str, entry_category: str | None) -> bool:
+    """Case-insensitive; a family name ("food") also matches its members ("groceries")."""
+    wanted, got = budget_category.casefold(), (entry_category or "").casefold()
+    return got == wanted or got in FAMILIES.get(wanted, set())
 
 
 def reached(amount_spent: int, budget: Budget) -> set[int]:
