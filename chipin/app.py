@@ -106,6 +106,8 @@ def create_app(
         app.state.runtime = Runtime.build(settings, app.state.engine, adapters=adapters)
         telegram = app.state.runtime.dispatcher.adapters.get("telegram")
         if isinstance(telegram, TelegramAdapter):
+            if getattr(app.state, "telegram_webhook_status", None) is None:  # injected wins
+                app.state.telegram_webhook_status = telegram.webhook_status  # for the overview
             await start_telegram(app, telegram, polling=telegram_polling)
         if background:
             app.state.runtime.start()

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
-from telegram import Bot, WebhookInfo
+from telegram import Bot
 from telegram.error import TelegramError
 
 from chipin.channels.telegram.adapter import make_bot
+from chipin.channels.telegram.adapter import webhook_info_json as info_json
 from chipin.channels.telegram.normalize import ALLOWED_UPDATES
 from chipin.settings import Settings
 
@@ -51,20 +52,6 @@ def webhook_url(settings: Settings) -> str:
     if not settings.public_base_url:
         _fail("PUBLIC_BASE_URL is not set (the public https root Telegram should call)")
     return settings.public_base_url.rstrip("/") + WEBHOOK_PATH
-
-
-def info_json(info: WebhookInfo) -> dict[str, Any]:
-    """getWebhookInfo with stable keys (dates as ISO strings, absent values as null)."""
-    return {
-        "url": info.url,
-        "pending_update_count": info.pending_update_count,
-        "last_error_date": info.last_error_date.isoformat() if info.last_error_date else None,
-        "last_error_message": info.last_error_message,
-        "max_connections": info.max_connections,
-        "allowed_updates": list(info.allowed_updates) if info.allowed_updates else None,
-        "ip_address": info.ip_address,
-        "has_custom_certificate": info.has_custom_certificate,
-    }
 
 
 @telegram_app.command("set-webhook")

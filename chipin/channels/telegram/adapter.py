@@ -26,6 +26,7 @@ from telegram import (
     LinkPreviewOptions,
     Message,
     ReplyParameters,
+    WebhookInfo,
 )
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -157,6 +158,10 @@ class TelegramAdapter:
         """Our id (from the token) and, once started, our @username (from getMe)."""
         return self._identity
 
+    async def webhook_status(self) -> dict[str, Any]:
+        """getWebhookInfo with stable keys, for the dashboard and `chipin telegram status`."""
+        return webhook_info_json(await self.bot.get_webhook_info())
+
     async def start(self) -> BotIdentity:
         """Open the HTTP pool and learn who we are (getMe). Called lazily by :meth:`send`."""
         if self._started:
@@ -277,3 +282,17 @@ class TelegramAdapter:
                 [[InlineKeyboardButton(a["label"], callback_data=a["data"]) for a in actions]]
             )
         return kwargs
+
+
+def webhook_info_json(info: WebhookInfo) -> dict[str, Any]:
+    """getWebhookInfo with stable keys (dates as ISO strings, absent values as null)."""
+    return {
+        "url": info.url,
+        "pending_update_count": info.pending_update_count,
+        "last_error_date": info.last_error_date.isoformat() if info.last_error_date else None,
+        "last_error_message": info.last_error_message,
+        "max_connections": info.max_connections,
+        "allowed_updates": list(info.allowed_updates) if info.allowed_updates else None,
+        "ip_address": info.ip_address,
+        "has_custom_certificate": info.has_custom_certificate,
+    }
