@@ -182,7 +182,12 @@ class ConversationEngine:
             uow.ledger.set_member_active(group.id, member.id, True)
         if message.channel not in SELF_NAMED_CHANNELS:
             uow.conversations.link_member(
-                member.id, message.channel, message.sender_id, message.sender_name, now
+                member.id,
+                message.channel,
+                message.sender_id,
+                message.sender_name,
+                now,
+                handle=message.extra.get("username"),
             )
         return member
 

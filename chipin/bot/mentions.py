@@ -2,8 +2,8 @@
 become members the parser can resolve, and the mention reads as their roster name.
 
 A mention is ``{"text": span as typed, "user_id"?: channel user id, "name"?: display name,
-"handle"?: @username without the @}`` in ``message.extra["mentions"]``. Mentions by handle
-alone resolve once identities keep handles (a store change); until then they stay as typed.
+"handle"?: @username without the @}`` in ``message.extra["mentions"]``. A mention by handle
+alone resolves to the member whose identity has that @username (learned when they spoke).
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ def _people(message: InboundMessage) -> list[dict[str, Any]]:
     return [m for m in mentioned if m.get("user_id") and m.get("name")]
 
 
+def _handles(message: InboundMessage) -> list[dict[str, Any]]:
+    """@username mentions without a user id: known members by their stored handle."""
+    mentioned = message.extra.get("mentions") or []
+    return [m for m in mentioned if m.get("handle") and not m.get("user_id") and m.get("text")]
+
+
 def _as_sender(message: InboundMessage, mention: dict[str, Any]) -> InboundMessage:
     return dataclasses.replace(
         message, sender_id=str(mention["user_id"]), sender_name=str(mention["name"]), extra={}
@@ -41,6 +47,11 @@ def resolve(
     for mention in _people(message):
         name = engine.member_name_for(uow, group, _as_sender(message, mention))
         text = text.replace(str(mention["text"]), name, 1)
+    for mention in _handles(message):
+        member_id = uow.conversations.member_by_handle(group.id, message.channel, mention["handle"])
+        known = {m.id: m.name for m in uow.ledger.members(group.id)}
+        if member_id is not None and member_id in known:
+            text = text.replace(str(mention["text"]), known[member_id], 1)
     return dataclasses.replace(message, text=text) if text != message.text else message
 
 

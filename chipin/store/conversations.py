@@ -112,7 +112,10 @@ class ConversationRepository:
         external_user_id: str,
         display_name: str | None,
         now: dt.datetime,
+        *,
+        handle: str | None = None,
     ) -> None:
+        clean = handle.lstrip("@").casefold() if handle else None
         self.conn.execute(
             insert_ignore(self.conn, t.member_identities)
             .values(
@@ -120,10 +123,37 @@ class ConversationRepository:
                 channel=channel,
                 external_user_id=external_user_id,
                 display_name=display_name,
+                handle=clean,
                 created_at=now,
             )
             .on_conflict_do_nothing()
         )
+        if clean is not None:  # people change their @username; keep the latest
+            self.conn.execute(
+                update(t.member_identities)
+                .where(
+                    and_(
+                        t.member_identities.c.member_id == member_id,
+                        t.member_identities.c.channel == channel,
+                    )
+                )
+                .values(handle=clean)
+            )
+
+    def member_by_handle(self, group_id: int, channel: str, handle: str) -> int | None:
+        """The member of ``group_id`` whose @username on ``channel`` is ``handle``."""
+        row = self.conn.execute(
+            select(t.member_identities.c.member_id)
+            .join(t.members, t.members.c.id == t.member_identities.c.member_id)
+            .where(
+                and_(
+                    t.members.c.group_id == group_id,
+                    t.member_identities.c.channel == channel,
+                    t.member_identities.c.handle == handle.lstrip("@").casefold(),
+                )
+            )
+        ).first()
+        return int(row[0]) if row else None
 
     def memberships(self, channel: str, external_user_id: str) -> list[tuple[int, int]]:
         """(group id, member id) of every group this channel user is a member of."""

@@ -196,9 +196,12 @@ member_identities = Table(
     Column("channel", String(16), nullable=False),
     Column("external_user_id", String(200), nullable=False),  # Telegram user id, phone, web id
     Column("display_name", String(200), nullable=True),
+    # a Telegram @username (lower case, without the @), so "@raj_p" finds Raj
+    Column("handle", String(64), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("member_id", "channel", name="uq_member_identities_member_channel"),
     Index("ix_member_identities_lookup", "channel", "external_user_id"),
+    Index("ix_member_identities_handle", "channel", "handle"),
 )
 
 inbox = Table(

@@ -595,3 +595,21 @@ def test_updates_arriving_together_are_stored_together_and_each_gets_its_own_ans
     assert isinstance(results[-1], Exception)
     with SqlUnitOfWork(engine) as uow:
         assert uow.inbox.counts() == {"pending": 30}
+
+
+def test_an_at_username_mention_resolves_to_the_member_with_that_handle(tg: Harness) -> None:
+    chat = fixture("message__text_in_group")["message"]["chat"]
+    raj = RAJ | {"username": "Raj_P"}
+    tg.say(chat, raj, "/balance")  # Raj speaks once: his @username is learned
+    tg.work()
+    update = fixture("message__text_in_group")
+    text = "I paid 30 for the taxi, split with @raj_p"
+    update["update_id"] = 650000001
+    update["message"].update(message_id=2999, chat=chat, text=text)
+    update["message"]["from"] = ANA
+    update["message"]["entities"] = [
+        {"type": "mention", "offset": text.index("@"), "length": len("@raj_p")}
+    ]
+    tg.deliver(update)
+    tg.work()
+    assert tg.group_balances(chat["title"])["EUR"] == {"Ana Costa": 1500, "Raj Patel": -1500}
