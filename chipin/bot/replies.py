@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from chipin.bot.messages import Action, Reply
 from chipin.core import services
 from chipin.core.records import Group
-from chipin.core.reports import PERIOD_LABELS, period_range, spending
+from chipin.core.reports import (
+    PERIOD_LABELS,
+    SpendingTotal,
+    month_range,
+    period_range,
+    previous_range,
+    spending,
+)
 from chipin.parsing import intents as it
+from chipin.parsing.periods import named_month
 from chipin.store.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -49,21 +58,36 @@ def balances_reply(uow: SqlUnitOfWork, group: Group) -> Reply:
 def spending_reply(
     engine: ConversationEngine, uow: SqlUnitOfWork, scene: Scene, intent: it.ShowSpending
 ) -> Reply:
-    period = intent.period or "month"
-    start, end = period_range(period, engine.today(scene.group))
-    stored = uow.ledger.entries_between(scene.group.id, start, end)
-    totals = spending((s.entry for s in stored), category=intent.category, member=intent.member)
+    """Totals by category and member for the asked period (a named month too), beside the
+    period before it."""
+    today = engine.today(scene.group)
+    month = named_month(scene.message.text) if intent.period is None else None
+    if month is not None:
+        start, end = month_range(month, today)
+        label = "in " + start.strftime("%B %Y")
+    else:
+        period = intent.period or "month"
+        start, end = period_range(period, today)
+        label = PERIOD_LABELS.get(period, period)
+
+    def totals_between(a: dt.date, b: dt.date) -> list[SpendingTotal]:
+        stored = uow.ledger.entries_between(scene.group.id, a, b)
+        return spending((s.entry for s in stored), category=intent.category, member=intent.member)
+
+    before = previous_range(start, end)
+    previous = {t.currency: t.total for t in totals_between(*before)} if before else {}
     return Reply(
         "spending",
         {
             "group": scene.group.name,
-            "period_label": PERIOD_LABELS.get(period, period),
+            "period_label": label,
             "category": intent.category,
             "member": intent.member,
             "totals": [
                 {
                     "currency": t.currency,
                     "amount": t.total,
+                    "previous": previous.get(t.currency, 0) if before else None,
                     "by_category": [
                         {"name": k, "amount": v}
                         for k, v in sorted(t.by_category.items(), key=lambda kv: -kv[1])
@@ -73,7 +97,7 @@ def spending_reply(
                         for k, v in sorted(t.by_member.items(), key=lambda kv: -kv[1])
                     ],
                 }
-                for t in totals
+                for t in totals_between(start, end)
             ],
         },
     )

@@ -12,18 +12,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from chipin.core.categories import category_matches
 from chipin.core.entries import Entry, Expense
 from chipin.core.reports import period_range
 
 PERIODS = ("week", "month", "year")
-FAMILIES = {
-    "food": {"food", "groceries", "drinks", "dining", "restaurants", "snacks", "coffee"},
-    "transport": {"transport", "taxi", "fuel", "parking", "train", "bus"},
-    "travel": {"travel", "lodging", "flights", "hotel", "transport"},
-    "home": {"home", "household", "rent", "utilities", "housing"},
-    "fun": {"fun", "entertainment", "drinks"},
-}
-"""A budget for a family counts its members too: groceries and drinks are food."""
+
 THRESHOLDS = (80, 100)
 """Percentages of a budget at which the group hears about it."""
 
@@ -74,12 +68,6 @@ def spent(budget: Budget, entries: Iterable[Entry]) -> int:
         else:
             total += dict(entry.shares).get(budget.member, 0)
     return total
-
-
-def category_matches(budget_category: str, entry_category: str | None) -> bool:
-    """Case-insensitive; a family name ("food") also matches its members ("groceries")."""
-    wanted, got = budget_category.casefold(), (entry_category or "").casefold()
-    return got == wanted or got in FAMILIES.get(wanted, set())
 
 
 def reached(amount_spent: int, budget: Budget) -> set[int]:

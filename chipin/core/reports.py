@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from chipin.core.categories import category_matches
 from chipin.core.entries import Entry, Expense
 
 PERIOD_LABELS = {
@@ -43,6 +44,26 @@ def period_range(period: str, today: dt.date) -> tuple[dt.date, dt.date]:
     raise ValueError(f"unknown period {period!r}")
 
 
+def month_range(month: int, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The most recent ``month`` (1..12) that has begun by ``today``: "October" in November is
+    this year's, "December" in November is last year's."""
+    year = today.year if month <= today.month else today.year - 1
+    start = dt.date(year, month, 1)
+    return start, (start + dt.timedelta(days=32)).replace(day=1)
+
+
+def previous_range(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The period before [start, end): the previous day, week, month or year."""
+    days = (end - start).days
+    if days in (1, 7):
+        return start - dt.timedelta(days=days), start
+    if start.day == 1 and end.day == 1 and start.month == 1 and end.month == 1:
+        return dt.date(start.year - 1, 1, 1), start
+    if start.day == 1 and end.day == 1 and 28 <= days <= 31:
+        return (start - dt.timedelta(days=1)).replace(day=1), start
+    return None
+
+
 @dataclass(slots=True)
 class SpendingTotal:
     """What was spent in one currency: shares of expenses (refunds subtract), not payments."""
@@ -57,12 +78,11 @@ def spending(
     entries: Iterable[Entry], *, category: str | None = None, member: str | None = None
 ) -> list[SpendingTotal]:
     totals: dict[str, SpendingTotal] = {}
-    wanted = category.casefold() if category else None
     for entry in entries:
         if not isinstance(entry, Expense):
             continue
         name = (entry.category or "other").casefold()
-        if wanted is not None and name != wanted:
+        if category is not None and not category_matches(category, entry.category):
             continue
         shares = dict(entry.shares)
         amount = shares.get(member, 0) if member else entry.amount
