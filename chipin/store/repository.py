@@ -47,11 +47,13 @@ class SqlLedgerRepository:
         self.conn = conn
         self._members: dict[int, dict[str, Member]] = {}  # group → name_key → member
         self._by_id: dict[int, Member] = {}
+        self._groups: dict[int, Group] = {}  # per unit of work: a message looks its group up 3x
 
     def forget_cache(self) -> None:
-        """Drop cached members (after a rollback they may no longer exist)."""
+        """Drop cached members and groups (after a rollback they may no longer exist)."""
         self._members.clear()
         self._by_id.clear()
+        self._groups.clear()
 
     # -- groups ------------------------------------------------------------------------------
 
@@ -66,10 +68,14 @@ class SqlLedgerRepository:
         return self._group(row) if row else None
 
     def group(self, group_id: int) -> Group:
+        cached = self._groups.get(group_id)
+        if cached is not None:
+            return cached
         row = self.conn.execute(select(t.groups).where(t.groups.c.id == group_id)).first()
         if row is None:
             raise LookupError(f"no group {group_id}")
-        return self._group(row)
+        self._groups[group_id] = self._group(row)
+        return self._groups[group_id]
 
     def groups(self) -> list[Group]:
         return [self._group(r) for r in self.conn.execute(select(t.groups).order_by(t.groups.c.id))]
@@ -93,6 +99,7 @@ class SqlLedgerRepository:
         if "name" in fields:
             fields["name_key"] = name_key(fields["name"])
         self.conn.execute(update(t.groups).where(t.groups.c.id == group_id).values(**fields))
+        self._groups.pop(group_id, None)
         return self.group(group_id)
 
     # -- members -----------------------------------------------------------------------------
