@@ -10,16 +10,30 @@ threshold re-arms it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy import Connection
 
 from chipin.bot.messages import Reply
 from chipin.bot.render import render
 from chipin.bot.views import entry_view
 from chipin.core import services
 from chipin.core.balances import passbook
-from chipin.core.budgets import THRESHOLDS, Budget, projection, reached, round_about, spent, window
+from chipin.core.budgets import (
+    THRESHOLDS,
+    Budget,
+    Projection,
+    projection,
+    reached,
+    round_about,
+    spent,
+    window,
+)
+from chipin.core.categories import category_matches
 from chipin.core.commands import AddExpense, RecordPayment
 from chipin.core.entries import Expense
 from chipin.core.errors import ChipinError
@@ -82,6 +96,86 @@ def _budget_context(budget: Budget, amount_spent: int) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetCheck:
+    """One budget in its current window: what it has spent and what to do about it."""
+
+    budget: Budget
+    start: dt.date
+    """The window's first day: the period key of its alerts."""
+    amount: int
+    alerts: frozenset[int]
+    """Thresholds newly reached: claim them and tell the group."""
+    rearm: frozenset[str]
+    """Alert kinds no longer reached: crossing them again alerts again."""
+    projection: Projection | None
+    """A projection warning due now (not sent yet this period)."""
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.alerts or self.rearm or self.projection is not None)
+
+
+def decide_budget(
+    budget: Budget, amount: int, already: set[str], today: dt.date, *, projections: bool
+) -> BudgetCheck:
+    """The one decision for a budget, given what it has spent in its window and the alerts
+    already recorded for the window (the per-expense check and the scheduler's batch share it)."""
+    start, _ = window(budget, today)
+    hit = reached(amount, budget)
+    return BudgetCheck(
+        budget,
+        start,
+        amount,
+        frozenset(t for t in THRESHOLDS if t in hit and str(t) not in already),
+        frozenset(str(t) for t in THRESHOLDS if t not in hit and str(t) in already),
+        projection(budget, amount, today) if projections and "projection" not in already else None,
+    )
+
+
+def act_on_budget(
+    uow: SqlUnitOfWork,
+    group: Group,
+    check: BudgetCheck,
+    now: dt.datetime,
+    here: tuple[str, list[Reply]] | None = None,
+) -> int:
+    """Carry out ``check``: claim and queue new alerts, re-arm, warn; returns messages queued."""
+    schedule = ScheduleRepository(uow.connection)
+    budget, start, amount = check.budget, check.start, check.amount
+    assert budget.id is not None
+    sent_count = 0
+    for threshold in THRESHOLDS:
+        kind = str(threshold)
+        if threshold in check.alerts:
+            if schedule.claim_alert(budget.id, start, kind, now):
+                context = _budget_context(budget, amount) | {"threshold": threshold}
+                sent_count += queue_to_group(
+                    uow,
+                    group,
+                    Reply("budget_alert", context),
+                    f"budget-{budget.id}-{start}-{kind}-{amount}",
+                    now,
+                    here,
+                )
+        elif kind in check.rearm:
+            schedule.rearm(budget.id, start, kind)
+    ahead = check.projection
+    if ahead is not None and schedule.claim_alert(budget.id, start, "projection", now):
+        context = _budget_context(budget, amount) | {
+            "overshoot": round_about(ahead.overshoot, currency_exponent(budget.currency)),
+            "by_day": ahead.by.day,
+        }
+        sent_count += queue_to_group(
+            uow,
+            group,
+            Reply("budget_projection", context),
+            f"budget-{budget.id}-{start}-projection",
+            now,
+        )
+    return sent_count
+
+
 def check_budgets(
     uow: SqlUnitOfWork,
     group: Group,
@@ -100,38 +194,73 @@ def check_budgets(
         start, end = window(budget, today)
         entries = [s.entry for s in uow.ledger.entries_between(group.id, start, end)]
         amount = spent(budget, entries)
-        hit = reached(amount, budget)
         already = schedule.alerts_sent(budget.id, start)
-        for threshold in THRESHOLDS:
-            kind = str(threshold)
-            if threshold in hit and kind not in already:
-                if schedule.claim_alert(budget.id, start, kind, now):
-                    context = _budget_context(budget, amount) | {"threshold": threshold}
-                    sent_count += queue_to_group(
-                        uow,
-                        group,
-                        Reply("budget_alert", context),
-                        f"budget-{budget.id}-{start}-{kind}-{amount}",
-                        now,
-                        here,
-                    )
-            elif threshold not in hit and kind in already:
-                schedule.rearm(budget.id, start, kind)
-        if projections and "projection" not in already:
-            ahead = projection(budget, amount, today)
-            if ahead is not None and schedule.claim_alert(budget.id, start, "projection", now):
-                context = _budget_context(budget, amount) | {
-                    "overshoot": round_about(ahead.overshoot, currency_exponent(budget.currency)),
-                    "by_day": ahead.by.day,
-                }
-                sent_count += queue_to_group(
-                    uow,
-                    group,
-                    Reply("budget_projection", context),
-                    f"budget-{budget.id}-{start}-projection",
-                    now,
-                )
+        check = decide_budget(budget, amount, already, today, projections=projections)
+        if check.changes:
+            sent_count += act_on_budget(uow, group, check, now, here)
     return sent_count
+
+
+def local_today(group: Group, at: dt.datetime) -> dt.date:
+    """The group's date at the moment ``at``."""
+    return at.astimezone(ZoneInfo(group.timezone)).date()
+
+
+def spent_in(budget: Budget, by_category: Iterable[tuple[str | None, int]]) -> int:
+    """What counts against ``budget`` given its window's totals per entry category (already
+    limited to its expenses in its currency, and to its member's shares for a member budget)."""
+    return sum(
+        total
+        for category, total in by_category
+        if budget.category is None or category_matches(budget.category, category)
+    )
+
+
+def budget_checks(
+    conn: Connection, at: dt.datetime, *, projections: bool = True, only_changes: bool = True
+) -> tuple[list[tuple[Group, list[BudgetCheck]]], list[str]]:
+    """Every budget's state at ``at`` with a few set-based queries, for the scheduler.
+
+    Each budget's window is its period around ``at`` in its group's timezone; budgets sharing
+    a window are checked together (the alerts already sent first, then the spending, so a
+    threshold is never re-armed on a total older than its alert). Returns the groups with
+    something to do (only those need a write; every group with ``only_changes=False``), and
+    the groups that could not be checked."""
+    schedule = ScheduleRepository(conn)
+    todays: dict[int, dt.date | None] = {}
+    groups: dict[int, Group] = {}
+    failures: list[str] = []
+    by_window: dict[tuple[dt.date, dt.date], list[Budget]] = {}
+    for budget, group in schedule.budgets_with_groups():
+        if group.id not in todays:
+            groups[group.id] = group
+            try:
+                todays[group.id] = local_today(group, at)
+            except Exception as exc:  # a broken timezone stops this group only
+                todays[group.id] = None
+                failures.append(f"group {group.id}: {type(exc).__name__}: {exc}")
+        today = todays[group.id]
+        if today is not None:
+            by_window.setdefault(window(budget, today), []).append(budget)
+    out: dict[int, list[BudgetCheck]] = {}
+    for (start, end), members in sorted(by_window.items()):
+        ids = [b.id for b in members if b.id is not None]
+        already = schedule.alerts_sent_many(ids, start)
+        spending = schedule.spending_by_category(ids, start, end)
+        for budget in members:
+            assert budget.id is not None
+            today = todays[budget.group_id]
+            assert today is not None
+            amount = spent_in(budget, spending.get(budget.id, ()))
+            check = decide_budget(
+                budget, amount, already.get(budget.id, set()), today, projections=projections
+            )
+            if check.changes or not only_changes:
+                out.setdefault(budget.group_id, []).append(check)
+    return [
+        (groups[gid], sorted(checks, key=lambda c: c.budget.id or 0))
+        for gid, checks in sorted(out.items())
+    ], failures
 
 
 def _totals(uow: SqlUnitOfWork, group: Group, start: dt.date, end: dt.date) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ in any number of processes, and each alert goes out once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +27,16 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    case,
     delete,
+    func,
     insert,
     select,
     update,
 )
 
 from chipin.core.budgets import Budget
+from chipin.core.records import Group
 from chipin.core.recurrence import Rule
 from chipin.store.sql import insert_ignore
 from chipin.store.tables import UTCDateTime, metadata
@@ -120,6 +124,14 @@ recurring = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_recurring_group_active", "group_id", "active"),
 )
+
+
+CHUNK = 5_000
+"""Ids per IN list: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters."""
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
 def budget_scope(period: str, category: str | None, member_id: int | None) -> str:
@@ -212,6 +224,99 @@ class ScheduleRepository:
             )
         )
         return {str(r[0]) for r in rows}
+
+    def budgets_with_groups(self) -> list[tuple[Budget, Group]]:
+        """Every budget with its group (for the zone its windows are in), by group and id."""
+        from chipin.store.tables import groups, members
+
+        query = (
+            select(
+                budgets,
+                members.c.name.label("member_name"),
+                groups.c.name.label("group_name"),
+                groups.c.currency.label("group_currency"),
+                groups.c.timezone,
+                groups.c.locale,
+            )
+            .join(groups, groups.c.id == budgets.c.group_id)
+            .outerjoin(members, members.c.id == budgets.c.member_id)
+            .order_by(budgets.c.group_id, budgets.c.id)
+        )
+        out: list[tuple[Budget, Group]] = []
+        seen: dict[int, Group] = {}
+        for r in self.conn.execute(query):
+            group = seen.get(r.group_id)
+            if group is None:
+                group = Group(r.group_id, r.group_name, r.group_currency, r.timezone, r.locale)
+                seen[r.group_id] = group
+            budget = Budget(
+                r.group_id, r.amount, r.currency, r.period, r.category, r.member_name, r.id
+            )
+            out.append((budget, group))
+        return out
+
+    def alerts_sent_many(
+        self, budget_ids: Sequence[int], period_start: dt.date
+    ) -> dict[int, set[str]]:
+        """``alerts_sent`` for many budgets sharing one window: budget id → kinds sent."""
+        out: dict[int, set[str]] = {}
+        for chunk in _chunks(budget_ids):
+            rows = self.conn.execute(
+                select(budget_alerts.c.budget_id, budget_alerts.c.kind).where(
+                    and_(
+                        budget_alerts.c.budget_id.in_(chunk),
+                        budget_alerts.c.period_start == period_start,
+                    )
+                )
+            )
+            for budget_id, kind in rows:
+                out.setdefault(int(budget_id), set()).add(str(kind))
+        return out
+
+    def spending_by_category(
+        self, budget_ids: Sequence[int], start: dt.date, end: dt.date
+    ) -> dict[int, list[tuple[str | None, int]]]:
+        """For budgets sharing the window [start, end): budget id → (entry category, total) of
+        the active expenses dated in the window in the budget's currency — their amounts for a
+        group budget, the member's shares for a member budget. Matching the budget's category
+        (and its family) is left to the caller, with ``category_matches``."""
+        from chipin.store.tables import entries, entry_lines
+
+        counted = case((budgets.c.member_id.is_(None), entries.c.amount), else_=entry_lines.c.share)
+        out: dict[int, list[tuple[str | None, int]]] = {}
+        for chunk in _chunks(budget_ids):
+            query = (
+                select(budgets.c.id, entries.c.category, func.sum(counted))
+                .select_from(
+                    budgets.join(
+                        entries,
+                        and_(
+                            entries.c.group_id == budgets.c.group_id,
+                            entries.c.currency == budgets.c.currency,
+                        ),
+                    ).outerjoin(
+                        entry_lines,
+                        and_(
+                            entry_lines.c.entry_id == entries.c.id,
+                            entry_lines.c.member_id == budgets.c.member_id,
+                        ),
+                    )
+                )
+                .where(
+                    and_(
+                        budgets.c.id.in_(chunk),
+                        entries.c.kind == "expense",
+                        entries.c.deleted_at.is_(None),
+                        entries.c.date >= start,
+                        entries.c.date < end,
+                    )
+                )
+                .group_by(budgets.c.id, entries.c.category)
+            )
+            for budget_id, category, total in self.conn.execute(query):
+                if total is not None:
+                    out.setdefault(int(budget_id), []).append((category, int(total)))
+        return out
 
     def claim_alert(
         self, budget_id: int, period_start: dt.date, kind: str, now: dt.datetime
