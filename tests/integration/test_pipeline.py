@@ -187,7 +187,7 @@ def test_a_worker_that_lost_its_lease_writes_nothing(
     slow = worker_for(engine, settings, clock)
     claimed = slow._claim("slow")
     assert claimed is not None
-    key, items = claimed
+    _, items = claimed
     turn = asyncio.run(slow.conversation.prepare(slow.uow, items[0]))
     clock.advance(seconds=31)  # the slow worker's lease expires; another takes over
     asyncio.run(worker_for(engine, settings, clock).drain())
@@ -287,7 +287,7 @@ def test_an_outbound_failure_is_retried_then_parked_as_dead(
         clock.advance(seconds=3600)
     with SqlUnitOfWork(engine) as uow:
         assert uow.outbox.counts() == {"sent": 2, "dead": 1}
-        dead = [o for o in uow.outbox.for_conversation("web:rr") if o.status == "dead"][0]
+        dead = next(o for o in uow.outbox.for_conversation("web:rr") if o.status == "dead")
         assert dead.attempts == 3 and dead.last_error == "provider is down"
         assert uow.outbox.retry(dead.id, clock())  # an operator retries after the fix
         uow.commit()
