@@ -105,7 +105,7 @@ def _replace(match: re.Match[str]) -> str:
 
 def words_to_digits(text: str) -> str:
     """``text`` with spelled-out numbers replaced by digits; everything else untouched."""
-    if not _HAS_WORD.search(text):
+    if not _HAS_WORD.search(text.lower()):  # a case-blind pattern is ten times slower
         return text
     return _RUN.sub(_replace, text)
 
@@ -113,5 +113,4 @@ def words_to_digits(text: str) -> str:
 _HAS_WORD = re.compile(
     r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|teen|twenty|thirty|forty|"
     r"fourty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|grand|million|tenner|fiver)",
-    re.IGNORECASE,
 )

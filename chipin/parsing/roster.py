@@ -83,7 +83,9 @@ class Roster:
         for member in members:
             key = fold(member)
             self._full[key] = member
-            for token in key.split():
+            # "Marc-André" is typed "marc andre" or just "marc" too.
+            self._full.setdefault(key.replace("-", " "), member)
+            for token in re.split(r"[\s-]+", key):
                 if len(token) >= 2:
                     parts.setdefault(token, set()).add(member)
         # A part of a name ("Ana" of "Ana Lopez") resolves only when it names one member and is
@@ -92,7 +94,9 @@ class Roster:
             t: next(iter(ms)) for t, ms in parts.items() if len(ms) == 1 and t not in self._full
         }
         self._ambiguous_parts = {t: tuple(sorted(ms)) for t, ms in parts.items() if len(ms) > 1}
-        self.max_words = max((len(fold(m).split()) for m in members), default=1)
+        self.max_words = max((len(key.split()) for key in self._full), default=1)
+        self.first_words = frozenset(key.split()[0] for key in [*self._full, *parts] if key)
+        """The first word of every name or name part: a cheap "could a name start here?"."""
 
     def exact(self, key: str) -> str | None:
         """The member whose full name or unique name part is ``key`` (already folded), if any."""

@@ -2,8 +2,11 @@
 
 It favours precision: a message is recorded only when it says who paid and for whom in a shape
 the rules know; money talk that is a plan, a question, an opinion or a gift is ``none``; money that
-looks meant for the ledger but cannot be read safely is ``unclear`` with a question. Confidence
-is high only when every part was read from the message rather than defaulted.
+looks meant for the ledger but cannot be read safely is ``unclear`` with a question
+(:mod:`chipin.parsing.rules_doubts` lists what makes the rules stop: people outside the roster,
+"Raj or Mia", a correction half-way, hints of a subset when no list was read). Confidence is high
+only when every part was read from the message rather than defaulted. A message that addresses
+the bot (:mod:`chipin.parsing.safety`) never yields an entry.
 """
 
 from __future__ import annotations
@@ -11,20 +14,26 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from chipin.parsing.intents import AddExpense, Intent, NoIntent, ParseContext, Unclear
-from chipin.parsing.rules_commands import detect_command
-from chipin.parsing.rules_entries import (
-    _GOT_FROM_OTHER,
-    Reading,
-    money_tokens,
-    read_payment,
+from chipin.core.errors import ChipinError
+from chipin.parsing.intents import (
+    AddExpense,
+    Intent,
+    NoIntent,
+    ParseContext,
+    Unclear,
+    to_expense,
 )
+from chipin.parsing.rules_commands import detect_command
+from chipin.parsing.rules_doubts import people_doubt
+from chipin.parsing.rules_entries import HEAD_POSSESSIVE, Reading, money_tokens
 from chipin.parsing.rules_expense import read_expense
 from chipin.parsing.rules_lex import Lexed, lex
+from chipin.parsing.rules_payments import _GOT_FROM_OTHER, read_payment
 from chipin.parsing.rules_words import (
     CATEGORY_OF,
     FUTURE,
     GIFT,
+    HABIT,
     HEDGE,
     NEGATION,
     OPINION,
@@ -33,16 +42,23 @@ from chipin.parsing.rules_words import (
     is_question,
     words,
 )
+from chipin.parsing.safety import refuse_if_steered
 from chipin.parsing.validate import validate_intent
 
 _CLAUSE = re.compile(r" (?:[,.;!]|-|but|though|although|because|cause|cos|so) ")
 _RECORD_SIGNAL = re.compile(
     rf"\b(?:{PAY_VERBS}|{PAYER_VERBS}|split|splitting|shared?|sharing|divided?|owes?|owed|owing"
     r"|halves|dutch|received|got)\b|\bfor (?:P\d+|G|GE)\b"
-    r"|\bP\d+ (?::|-|=)? ?A\d+|^P\d+ 's\b"
+    r"|\bP\d+ (?::|-|=)? ?A\d+"
     r"|A\d+ (?:[,:-] )?(?:P\d+|G)(?: (?:, )?(?:and |& |\+ )?P\d+)+ ?[.!]?$"
 )
 _NOT_PERSON = re.compile(r"(?:, )?\bnot (P\d+)\b")
+# "for Ishaan's and Neha's tickets" -> "for Ishaan and Neha's tickets" (one possessive list).
+_POSSESSIVE_LIST = re.compile(r"\b(P\d+) 's (and|&|,) (?=P\d+ 's)")
+# "paid Tom's share of the tickets" -> "paid for Tom's share": Tom owes it.
+_SHARE_OF = re.compile(
+    r"\b(paid|covered|got|payed) (P\d+ 's (?:share|part|portion|half|bit|cut))\b"
+)
 _STOP = words(
     """a an the and or for on of to in at by with from was were is are it its it's this that
     these those i me my we our us you your he she they them his her their just also already
@@ -64,14 +80,30 @@ def parse_rules(text: str, ctx: ParseContext) -> Intent:
     intent = _read(lexed, ctx)
     if isinstance(intent, AddExpense):
         intent = dataclasses.replace(intent, description=_describe(lexed))
-    return validate_intent(intent, ctx)
+        if _only_the_payer_shares(intent, ctx):
+            # Nothing to record, and likely a list of people the rules missed.
+            intent = Unclear(question="Who shares it with you?", confidence=0.3)
+    # A message that addresses the bot is not a plain statement of money, whatever it says.
+    money = any(n.kind in ("money", "bare") for n in lexed.nums)
+    return refuse_if_steered(validate_intent(intent, ctx), text, mentions_money=money)
+
+
+def _only_the_payer_shares(intent: AddExpense, ctx: ParseContext) -> bool:
+    try:
+        return not any(to_expense(intent, ctx).effects().values())
+    except ChipinError:
+        return False  # validate_intent turns it into a question
 
 
 def _read(lexed: Lexed, ctx: ParseContext) -> Intent:
     command = detect_command(lexed.low, lexed, ctx)
     if command is not None:
         return command
-    lexed.template = _NOT_PERSON.sub(r"except \1", lexed.template)
+    template = _NOT_PERSON.sub(r"except \1", lexed.template)
+    if "'s" in template:
+        template = _POSSESSIVE_LIST.sub(r"\1 \2 ", template)
+        template = _SHARE_OF.sub(r"\1 for \2", template)
+    lexed.template = template
     amounts = money_tokens(lexed.template)
     if not amounts:
         return NoIntent(confidence=0.9)
@@ -84,7 +116,10 @@ def _read(lexed: Lexed, ctx: ParseContext) -> Intent:
     payment = read_payment(reading)
     if payment is not None:
         return payment
-    if not _RECORD_SIGNAL.search(lexed.template):
+    doubt = people_doubt(lexed.template)
+    if doubt:
+        return Unclear(question=doubt)  # "taxi 30, me and the girls"
+    if not (_RECORD_SIGNAL.search(lexed.template) or HEAD_POSSESSIVE.match(lexed.template)):
         return _shorthand(lexed, ctx, reading)
     if _STATEMENT.search(lexed.template) and not _ACTION.search(lexed.template):
         return _statement(lexed, reading)
@@ -95,10 +130,10 @@ def _read(lexed: Lexed, ctx: ParseContext) -> Intent:
 def _not_a_record(lexed: Lexed) -> float | None:
     """A confidence for ``none`` when the money talk is a question, plan, gift or refusal."""
     low, template = lexed.low, lexed.template
-    if is_question(low):
+    if is_question(low, template):
         return 0.85
-    if GIFT.search(template):
-        return 0.8
+    if GIFT.search(template) or _offering(lexed):
+        return 0.8  # "my treat", "dinner's on me", "I got this"
     if "RANGE" in template or (
         _GOT_FROM_OTHER.search(template) and not re.search(r"\bfrom P\d+", template)
     ):
@@ -109,15 +144,26 @@ def _not_a_record(lexed: Lexed) -> float | None:
     for clause in clauses:
         if not (money_tokens(clause) or _RECORD_SIGNAL.search(clause)):
             continue
-        if FUTURE.search(clause) or NEGATION.search(clause) or HEDGE.search(clause):
+        if any(p.search(clause) for p in (FUTURE, NEGATION, HEDGE, HABIT)):
             return 0.8
     return None
 
 
+def _offering(lexed: Lexed) -> bool:
+    """ "I got this": the speaker offers to pay (but "I got it, split with Raj" says who paid)."""
+    t = lexed.template
+    if "got this" not in t:
+        return False
+    return f"P{lexed.sender} got this" in t and not _SHARING_WORD.search(t)
+
+
+_SHARING_WORD = re.compile(r"\b(?:split|splitting|shared?|sharing|between|with|owes?|each)\b")
+
+
 def _shorthand(lexed: Lexed, ctx: ParseContext, reading: Reading) -> Intent:
-    """ "groceries 45.20", "uber 23 yesterday": a known kind of shared cost and an amount,
-    nothing else. The speaker paid and everyone shares. "dinner was 60" asks who paid; anything
-    chattier is ``none``."""
+    """ "groceries 45.20", "wifi 60 yesterday": a household cost and an amount, nothing else. The
+    speaker paid and everyone shares. "uber 23" or "dinner was 60" asks who paid and who shares;
+    anything chattier is ``none``."""
     t = lexed.template
     words = [w for w in t.split() if re.fullmatch(r"[a-z][a-z'&-]*", w)]
     amounts = money_tokens(t)
@@ -126,7 +172,7 @@ def _shorthand(lexed: Lexed, ctx: ParseContext, reading: Reading) -> Intent:
     if len(distinct) != 1 or other or OPINION.search(lexed.low):
         return NoIntent(confidence=0.7)
     num = reading.num(amounts[0])
-    known = [w for w in words if CATEGORY_OF.get(w) or CATEGORY_OF.get(w.removesuffix("s"))]
+    known = [w for w in words if _category(w)]
     if _STATEMENT.search(t):
         billish = known or re.search(r"\b(?:total|bill|check|receipt|tab)\b", t)
         if billish and len(words) <= 8:
@@ -139,6 +185,9 @@ def _shorthand(lexed: Lexed, ctx: ParseContext, reading: Reading) -> Intent:
         if money_like and 0 < len(words) <= 3:
             return Unclear(question=f"Who paid the {num.raw}, and who shares it?")
         return NoIntent(confidence=0.6)
+    if not any(_category(w) in HOUSEHOLD for w in known) and not re.search(r"\bGE?\b", t):
+        # "uber 18", "pizza 30": an outing's cost, shared by whoever was there: ask who.
+        return Unclear(question=f"Who paid the {num.raw}, and who shares it?", confidence=0.5)
     shorthand = Lexed(
         f"P{lexed.sender} paid {t} for G", lexed.nums, lexed.date, words=lexed.words,
         sender=lexed.sender, low=lexed.low,
@@ -147,6 +196,14 @@ def _shorthand(lexed: Lexed, ctx: ParseContext, reading: Reading) -> Intent:
     if isinstance(intent, AddExpense):
         return dataclasses.replace(intent, confidence=0.75)
     return intent if intent is not None else NoIntent(confidence=0.6)
+
+
+HOUSEHOLD = frozenset({"groceries", "utilities", "rent", "household"})
+"""Costs a whole group shares by nature: a bare "groceries 45" is split with everyone."""
+
+
+def _category(word: str) -> str | None:
+    return CATEGORY_OF.get(word) or CATEGORY_OF.get(word.removesuffix("s"))
 
 
 _ACTION = re.compile(

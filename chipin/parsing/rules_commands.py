@@ -25,7 +25,7 @@ from chipin.parsing.rules_words import CATEGORY_NAMES, FUTURE, category_of
 
 _HELP = re.compile(
     r"^(?:/help|/start\s+help|help(?:\s+me)?|\?+|what\s+can\s+(?:you|i|this(?:\s+bot)?|chipin|"
-    r"the\s+bot)\s+do|how\s+(?:does|do)\s+(?:this|it|chipin|the\s+bot|you)(?:\s+thing)?\s+work"
+    r"the\s+bot)\s+do|how\s+(?:does|do)\s+(?:this|it|chipin|the\s+bot|you)(?:\s+bot|\s+thing)?\s+work"
     r"|what\s+(?:can|do|should)\s+i\s+(?:say|type|write|send)|(?:show\s+(?:me\s+)?)?(?:the\s+)?"
     r"commands|instructions|usage|how\s+to\s+use(?:\s+this|\s+chipin|\s+the\s+bot)?"
     r"|how\s+(?:do|can|should)\s+i\s+(?:use|add|log|record|enter|split|track|settle|start|undo"
@@ -40,18 +40,24 @@ _JOIN = re.compile(
     r"d\s+like)\s+to\s+join.*|(?:let\s+me|can\s+i|may\s+i)\s+join.*|i'?m\s+joining|sign\s+me\s+up"
     r"|i'?m\s+in|me\s+too|add\s+me\s+please|hi,?\s+i'?m\s+new.*|i'?m\s+new\s+here.*)[.!\s]*$"
 )
+_OOPS = r"(?:(?:oops|oh\s+no|sorry|wait|ugh|argh|no|my\s+bad|whoops|ok|actually)[,.!\s]*)*"
+# "undo, wrong amount", "delete that pls, typo": a reason after the command.
+_REASON = (
+    r"(?:[,.!\s]+(?:wrong\s+(?:amount|one|person|people|group|entry|expense|currency)|my\s+bad"
+    r"|mistake|typo|sorry|oops|pls|please))*"
+)
 _UNDO = re.compile(
-    r"^(?:(?:oops|oh\s+no|sorry|wait|ugh|argh|no|my\s+bad|whoops)[,.!\s]*)*(?:/undo|undo"
+    rf"^{_OOPS}(?:/undo|undo"
     r"|delete|remove|cancel|revert|reverse|erase|void|scrap|drop|take\s+back|nuke|kill)"
     r"(?:\s+(?:that|it|this|please|pls|the\s+last(?:\s+(?:one|expense|entry|payment|thing|item"
     r"|record|transaction|message))?|last(?:\s+(?:one|expense|entry|payment))?|my\s+last"
     r"(?:\s+(?:one|expense|entry|payment|message))?|what\s+i\s+just\s+(?:added|said|sent|logged"
     r"|wrote|entered)|the\s+(?:previous|latest)(?:\s+(?:one|expense|entry|payment))?|that\s+"
-    r"(?:one|expense|entry|payment|last\s+one)))*[.!\s]*$"
-    r"|^(?:scratch\s+that|never\s*mind(?:\s+(?:that|the\s+last\s+one))?|forget\s+(?:that|it|"
-    r"the\s+last\s+one)|ignore\s+(?:that|the\s+last\s+one|my\s+last\s+message)|that\s+was\s+"
-    r"(?:wrong|a\s+mistake)|wrong\s+one|mistake)[,.!\s]*(?:(?:please\s+)?(?:delete|remove|undo)"
-    r"(?:\s+(?:it|that))?)?[.!\s]*$"
+    rf"(?:one|expense|entry|payment|last\s+one)))*{_REASON}[.!\s]*$"
+    rf"|^{_OOPS}(?:scratch\s+that|never\s*mind(?:\s+(?:that|the\s+last\s+one))?|forget\s+(?:that"
+    r"|it|the\s+last\s+one)|ignore\s+(?:that|the\s+last\s+one|my\s+last\s+message)|that\s+was"
+    r"\s+(?:wrong|a\s+mistake)|wrong\s+one|mistake)[,.!\s]*(?:(?:please\s+)?(?:delete|remove"
+    r"|undo)(?:\s+(?:it|that))?)?[.!\s]*$"
 )
 _BALANCES = re.compile(
     r"\bwho(?:\s+(?:all|still|else))?\s+owes\s+(?:what|who|whom|me|us|how\s+much|money"
@@ -65,7 +71,7 @@ _BALANCES = re.compile(
     r"|has\s+to|must)\s+pay\s+(?:who|whom)|\bshow\s+(?:me\s+)?(?:the\s+|our\s+|my\s+)?(?:balances?"
     r"|debts|tab|totals|who\s+owes)|^/(?:balance|balances|owes|debts|settle)\b|\btally\b"
     r"|\bwho(?:'s|\s+is)\s+in\s+the\s+red|\bam\s+i\s+(?:owed|in\s+the\s+red|in\s+debt)"
-    r"|\bdo\s+i\s+owe\s+(?:anyone|anybody|anything|money)|\bwhat\s+do\s+we\s+owe|\bthe\s+tab\b"
+    r"|\bdo\s+i\s+owe\s+(?:[a-z]+\s+)?(?:anyone|anybody|anything|money)|\bwhat\s+do\s+we\s+owe|\bthe\s+tab\b"
     r"|\bwho\s+owes\b.*\?|\bhow\s+much\s+(?:do\s+)?i\s+owe"
 )
 _SPENDING = re.compile(
@@ -136,7 +142,7 @@ def detect_command(low: str, lexed: Lexed, ctx: ParseContext) -> Intent | None:
             return _spending(stripped, lexed, ctx)
         if _BALANCES.search(stripped):
             return ShowBalances()
-    if has_money and _BUDGET_WORD.search(template) and not question:
+    if has_money and _BUDGET_WORD.search(template) and not question and _is_budget(stripped):
         return _budget(stripped, lexed, ctx)
     if has_money:
         edit = _EDIT.match(template)
@@ -146,6 +152,11 @@ def detect_command(low: str, lexed: Lexed, ctx: ParseContext) -> Intent | None:
     if desc:
         return EditLast(description=desc.group("d").strip(), confidence=0.85)
     return None
+
+
+def _is_budget(text: str) -> bool:
+    """ "budget", or a cap with a period ("cap drinks at 200 a week"); "30 max" alone is not."""
+    return "budget" in text or _BUDGET_PERIOD.search(text) is not None
 
 
 def _period(text: str) -> str | None:

@@ -1,24 +1,27 @@
-"""Reading a ledger entry out of a message's template: who paid, how much, who shares it, how.
+"""What the entry readers share: the patterns over a message's template, who paid (``_payers``)
+and who shares the cost (``_participants``).
 
 Works on the template of :mod:`chipin.parsing.rules_lex` ("P0 paid A0 for dinner , split with P1
-and P2"). Each reader either builds an intent, returns an ``Unclear`` with the question to ask,
-or returns None when the message is not a record after all.
+and P2"). The readers (:mod:`~chipin.parsing.rules_payments`, :mod:`~chipin.parsing.rules_expense`,
+:mod:`~chipin.parsing.rules_debts`) each build an intent, return an ``Unclear`` with the question
+to ask, or return None when the message is not a record after all.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from chipin.core.errors import ChipinError
 from chipin.core.money import to_minor
 from chipin.parsing.amounts import Num
-from chipin.parsing.intents import Intent, NoIntent, ParseContext, RecordPayment, Unclear
+from chipin.parsing.intents import ParseContext, Unclear
 from chipin.parsing.rules_lex import Lexed
-from chipin.parsing.rules_words import METHODS, OUTSIDERS, PAY_VERBS, PAYER_VERBS, words
+from chipin.parsing.rules_words import OUTSIDERS, PAYER_VERBS, words
 
 P = r"P\d+"
-WHO = rf"(?:{P}|GN\d+|GE|G|WE|YOU|PRON|U\d+|AMB\d+)\b"
+WHO = rf"(?:{P}|GN\d+|GSOME|GE|G|WE|YOU|PRON|U\d+|AMB\d+)\b"
 LIST = rf"{WHO}(?: (?:, )?(?:and |& |\+ |n |, )?{WHO})*"
 _ADV = (
     r"(?: (?:has|have|had|just|already|finally|also|then|and|actually|kindly|generously|did"
@@ -29,29 +32,6 @@ _EXCEPT = (
     r"|bar|excl)(?: for)?"
 )
 
-_PAY_TO = re.compile(
-    rf"(?:^| )(?:(?P<d>{P}){_ADV} )?{PAY_VERBS}(?: back)? (?P<c>{P})(?! 's)"
-    rf"(?: back)?(?: (?:the|a|an|his|her|their|{P} 's|full|whole|remaining|rest|other|of))*"
-    rf" (?P<a>A\d+)"
-)
-_PAY_AMOUNT_TO = re.compile(
-    rf"(?:^| )(?:(?P<d>{P}){_ADV} )?{PAY_VERBS}(?: back)? (?:the )?(?P<a>A\d+)(?: back)?"
-    rf"(?: (?!to\b)[a-z'@]+){{0,3}} (?:back )?to (?P<c>{P})(?! 's)"
-)
-_GOT_FROM = re.compile(
-    rf"(?:^| )(?:(?P<c>{P}){_ADV} )?(?:got|received|recieved|collected|recovered|got paid)"
-    rf"(?: back)? (?:the )?(?P<a>A\d+)(?: back)?(?: (?!from\b)[a-z'@]+){{0,3}} from (?P<d>{P})"
-)
-_PAID_BACK = re.compile(
-    rf"(?:^| )(?:(?P<d>{P}){_ADV} )?{PAY_VERBS} (?:(?P<c>{P}) back|back (?P<c2>{P}))"
-)
-_SETTLED = re.compile(rf"(?:^| )(?:(?P<d>{P}) )?(?:settled|squared)(?: up)? with (?P<c>{P})")
-_GOT_FROM_OTHER = re.compile(r"\b(?:got|received|recieved|won|found|withdrew)\b.*\bfrom\b")
-_METHOD = re.compile(
-    r"\b(?:via|on|over|through|by|with|using|thru|per|in)\s+(?P<m>[a-z'-]+)|\b(?P<v>venmo'?e?d|"
-    r"zelle'?d|pix'?e?d|paypal+'?e?d|upi'?d|cashapped|revoluted|e-transferred|wired)\b"
-)
-
 _MULTI_PAYER = re.compile(
     rf"(?P<p>{P}){_ADV} (?:paid|payed|pd|covered|put in|put|spent|chipped in|contributed|fronted"
     rf"|gave) (?:in )?(?P<a>A\d+)"
@@ -59,6 +39,8 @@ _MULTI_PAYER = re.compile(
 _BOTH_PAID = re.compile(
     rf"(?P<p>{P}) (?:and|&) (?P<q>{P}){_ADV} (?:paid|payed|covered|put in|spent|chipped in"
     rf"|contributed|fronted) (?:in )?(?P<a>A\d+) (?:each|apiece|a piece)\b"
+    rf"|(?P<p2>{P}) (?:and|&) (?P<q2>{P}) (?:each|both) (?:paid|payed|covered|put in|spent"
+    rf"|chipped in|contributed|fronted) (?:in )?(?P<a2>A\d+)(?! (?:total|together|between))"
 )
 _AND_PAIR = re.compile(rf"^ ?(?:,|and|, and) (?P<p>{P}) (?:did |paid |put in |spent )?(?P<a>A\d+)")
 _SUBJECT = re.compile(
@@ -92,10 +74,16 @@ _SPLIT_SUBJECT = re.compile(
     rf"(?:^| )(?P<list>{WHO}(?: (?:, )?(?:and |& |\+ )?{WHO})+)(?: (?:just|also|all|both))* "
     r"(?:split|shared|share|went halves on|went dutch on|divided)\b"
 )
+_PAIR_SUBJECT = re.compile(
+    rf"(?:^| )(?P<list>{WHO}(?: (?:, )?(?:and |& |\+ )?{WHO})+)(?: (?:just|also|all|both))* "
+    r"(?:got|bought|did|had|ordered|grabbed|took)\b"
+)
 _BARE_LIST = re.compile(
     rf"(?:^|[,.;:(-] )(?P<list>{LIST})(?: [,.;!)]|$)"
-    rf"|A\d+ (?P<list2>{WHO}(?: (?:, )?(?:and |& |\+ )?{WHO})+)(?: [,.;!]|$)"
+    rf"|A\d+ (?:(?:each|pp|per person|a head) (?:for )?)?(?P<list2>{WHO}(?: (?:, )?(?:and |& |\+ )?"
+    rf"{WHO})+)(?: [,.;!]|$)"
 )
+_WE_HAD = re.compile(r"(?:^|[,.;!] )WE (?:all |both )?(?:got|had|ordered|grabbed|did|took|went)\b")
 _BETWEEN_LIST = re.compile(
     rf"(?:^| )(?:between|among|amongst) (?P<list>{LIST}(?: {_EXCEPT} {LIST})?)"
 )
@@ -107,12 +95,23 @@ _EACH = re.compile(
     r"^ ?(?:each|pp|p\.p|per person|per head|a head|a person|apiece|a piece|ea|each one)\b"
 )
 _PAIR = re.compile(rf"(?P<p>{P})(?: (?::|-|=|owes?|pays?|gets?|for))? (?P<a>A\d+)(?! each)")
-_PAIR_FOR = re.compile(rf"(?P<a>A\d+) (?:for|from) (?P<p>{P})(?! 's)")
+_PAIR_FOR = re.compile(rf"(?P<a>A\d+) (?:for|from) (?P<p>{P})(?! 's| (?:,|and|&|\+|n) {WHO})")
 _SHARE_WORDS = re.compile(r"\b(?:shares?|nights?|days?|portions?|weights?|parts?|units?|slices?)\b")
 _SHARE_PAIR = re.compile(rf"(?P<p>{P})(?: :| -| =| had| stayed| gets?| has)? (?:A|C)(?P<n>\d+)")
 _HALF = re.compile(r"\b(?:half|halves|50/50|fifty fifty|go dutch|went dutch)\b")
 _SHARED_OBJECT = re.compile(r"\b(?:the|OUR|this|that|these|those|everyone's|group|shared)\b")
-_PERSONAL = re.compile(r"(?:^| )(?:P(?P<i>\d+) 's|a new|new|myself)\b")
+# "Mia's lunch 15", "Amelia's pizza was 14": a short note of what one person had.
+_VERBISH = (
+    r"(?:needs?|needed|wants?|wanted|will|would|should|could|might|must|costs?|broke|gets?|got"
+    r"|has|had|have|is|are|was|were)\b"
+)
+HEAD_POSSESSIVE = re.compile(
+    rf"^({P}) 's(?: (?!{_VERBISH})[a-z][a-z'&-]*){{1,4}}(?: (?:was|were|is|=|:|-))? A\d+"
+)
+_PERSONAL = re.compile(
+    r"(?:^| )(?:P(?P<i>\d+) 's|a new|new|myself)\b"
+    r"|\b(?:bought|got|grabbed|ordered|treated|paid for) P(?P<j>\d+) (?:a|an|some|the)\b"
+)
 
 
 @dataclass(slots=True)
@@ -133,8 +132,21 @@ class Reading:
         return self.lexed.nums[int(token[1:])]
 
 
+def distinct(r: Reading, tokens: list[str]) -> list[str]:
+    """One token per distinct amount: people repeat or translate themselves ("paguei 150 ...,
+    I paid 150")."""
+    seen: dict[tuple[Decimal, str | None], str] = {}
+    for token in tokens:
+        num = r.num(token)
+        seen.setdefault((num.value, num.currency or r.ctx.currency), token)
+    return list(seen.values())
+
+
+_MONEY_TOKEN = re.compile(r"\bA\d+\b")
+
+
 def money_tokens(template: str) -> list[str]:
-    return re.findall(r"\bA\d+\b", template)
+    return _MONEY_TOKEN.findall(template)
 
 
 def _currency(nums: list[Num], ctx: ParseContext) -> str | None:
@@ -160,56 +172,10 @@ def _who_problem(r: Reading, tokens: list[str]) -> Unclear | None:
         if token.startswith("AMB"):
             typed, options = r.lexed.ambiguous[int(token[3:])]
             return Unclear(question=f"Which {typed} do you mean: {' or '.join(options)}?")
+        if token.startswith("GSOME"):
+            return Unclear(question="Which of you share it? Please name them.")
         if token in ("WE", "YOU", "PRON") or token.startswith("GN"):
             return None  # the caller asks its own, more specific question
-    return None
-
-
-def read_payment(r: Reading) -> Intent | None:
-    t = r.template
-    amounts = money_tokens(t)
-    debtor = creditor = amount = None
-    m: re.Match[str] | None = None
-    for pattern in (_PAY_TO, _PAY_AMOUNT_TO, _GOT_FROM):
-        m = pattern.search(t)
-        if m:
-            debtor, creditor, amount = m.group("d"), m.group("c"), m.group("a")
-            if pattern is _GOT_FROM:
-                debtor, creditor = m.group("d"), m.group("c")
-                creditor = creditor or f"P{r.lexed.sender}"
-            break
-    if amount is None:
-        m = _PAID_BACK.search(t) or _SETTLED.search(t)
-        if m is None or len(amounts) != 1:
-            return None
-        groups = m.groupdict()
-        debtor, creditor, amount = groups.get("d"), groups.get("c") or groups.get("c2"), amounts[0]
-        r.confidence = 0.8 if m.re is _PAID_BACK else 0.7
-    if debtor is None and m is not None and outsider_before(t, m.start()):
-        return NoIntent(confidence=0.7)  # "my mom sent me 100": not between members
-    debtor = debtor or f"P{r.lexed.sender}"
-    if len({(r.num(a).value, r.num(a).currency) for a in amounts}) == 1:
-        amounts = amounts[:1]  # the same amount said twice ("... 70 no pix, sent me 70")
-    if len(amounts) > 1:
-        return Unclear(question="I see more than one amount. Could you send one payment at a time?")
-    if debtor == creditor or creditor is None:
-        return Unclear(question='Who paid whom? Try: "Raj sent me 30".')
-    currency = _currency([r.num(amount)], r.ctx) or r.ctx.currency
-    minor = _minor(r.num(amount), currency)
-    if minor is None:
-        return Unclear(question=f"I can't read {r.num(amount).raw!r} as an amount in {currency}.")
-    return RecordPayment(
-        debtor=r.member(debtor), creditor=r.member(creditor), amount=minor, currency=currency,
-        method=_method(r.lexed.low), date=r.lexed.date, confidence=r.confidence,
-    )  # fmt: skip
-
-
-def _method(low: str) -> str | None:
-    for m in _METHOD.finditer(low):
-        word = (m.group("m") or m.group("v") or "").replace("'", "")
-        for key, method in METHODS.items():
-            if word == key.replace("'", ""):
-                return method
     return None
 
 
@@ -223,10 +189,10 @@ def _members_of(r: Reading, text: str) -> tuple[list[str], str | None]:
             people.extend(r.ctx.members)
         elif who == "GE":
             people.extend(m for m in r.ctx.members if m != r.ctx.sender)
-        elif who.startswith("P"):
+        elif re.fullmatch(P, who):
             people.append(r.member(who))
         elif who.startswith("GN"):
-            named = list(dict.fromkeys(r.member(p) for p in re.findall(P, r.template)))
+            named = _named_with_speaker(r)
             if len(named) != int(who[2:]):
                 return [], f"Which {who[2:]} of you should share it?"
             people.extend(named)  # "the three of us: him, me and Ana"
@@ -242,7 +208,7 @@ def _members_of(r: Reading, text: str) -> tuple[list[str], str | None]:
         problem = _who_problem(r, drop_tokens)
         if problem:
             return [], problem.question
-        drop = {r.member(tok) for tok in drop_tokens if tok.startswith("P")}
+        drop = {r.member(tok) for tok in drop_tokens if re.fullmatch(P, tok)}
         people = [m for m in people if m not in drop]
     return list(dict.fromkeys(people)), None
 
@@ -260,7 +226,9 @@ def _payers(r: Reading) -> tuple[list[tuple[str, str | None]], str | None, bool]
         return [(r.member(p), a) for p, a in pairs], None, False
     both = _BOTH_PAID.search(t)
     if both:
-        return [(r.member(both["p"]), both["a"]), (r.member(both["q"]), both["a"])], None, False
+        first, second = both["p"] or both["p2"], both["q"] or both["q2"]
+        each = both["a"] or both["a2"]
+        return [(r.member(first), each), (r.member(second), each)], None, False
     passive = _PASSIVE.search(t)
     if passive:
         token = next(g for g in passive.groups() if g)
@@ -271,6 +239,10 @@ def _payers(r: Reading) -> tuple[list[tuple[str, str | None]], str | None, bool]
         token = m["p"]
         if re.fullmatch(P, token):
             if m["p2"]:
+                # "Noah and I got petrol, I paid 70": the pair shares it, one of them paid.
+                said = [x["p"] for x in multi]
+                if len(said) == 1 and said[0] in (token, m["p2"]):
+                    return [(r.member(said[0]), None)], None, False
                 return [], "How much did each of you pay?", False
             return [(r.member(token), None)], None, False
         if re.fullmatch(WHO, token):
@@ -284,7 +256,7 @@ def _payers(r: Reading) -> tuple[list[tuple[str, str | None]], str | None, bool]
 SUBJECT_FILLERS = words(
     """and then just also so ok okay finally already actually yeah yes yep oh well who that which
     lol haha hey btw again i it this ive fine sure alright right cool anyway but k kk now
-    literally basically kindly generously quickly earlier first only"""
+    literally basically kindly generously quickly earlier first only each both"""
 )
 
 
@@ -318,7 +290,7 @@ def _participants(r: Reading, payers: list[str]) -> _People:
     split_m = _SPLIT_LIST.search(t)
     if split_m:
         people, question = _members_of(r, split_m["list"])
-        if split_m["prep"] in ("with", "w", "and") and "G" not in split_m["list"]:
+        if split_m["prep"] in ("with", "w", "and") and not re.search(r"\bG\b", split_m["list"]):
             people = list(dict.fromkeys([*payers, *people]))
         return _People(people, True, question)
     subject = _SPLIT_SUBJECT.search(t)
@@ -329,9 +301,16 @@ def _participants(r: Reading, payers: list[str]) -> _People:
     if for_m:
         people, question = _members_of(r, for_m["list"])
         return _People(people, True, question)
-    group = re.search(rf"(?:^| )(?:G|GE|WE)(?: {_EXCEPT} {LIST})?", t)
+    group = re.search(rf"(?:^| )(?:G|GE)\b(?: {_EXCEPT} {LIST})?", t)
     if group:
         people, question = _members_of(r, group.group(0).strip())
+        return _People(people, True, question)
+    if _WE_HAD.search(t):  # "we got pho, 48, on my card"; but not "we're even, sent you 30"
+        r.confidence -= 0.1
+        return _People(list(r.ctx.members), True)
+    pair = _PAIR_SUBJECT.search(t)
+    if pair and set(payers) <= {r.member(x) for x in re.findall(rf"\b{P}\b", pair["list"])}:
+        people, question = _members_of(r, pair["list"])  # "Noah and I got petrol, I paid 70"
         return _People(people, True, question)
     with_m = _WITH_LIST.search(t)
     if with_m:
@@ -345,7 +324,7 @@ def _participants(r: Reading, payers: list[str]) -> _People:
             # "pizza 30, Raj and Mia": for them only, or shared with the payer too?
             question = f"Should {' and '.join(people)} share it with {payers[0]}, or owe it all?"
         return _People(people, True, question)
-    head = re.match(rf"^({P}) 's\b", t)
+    head = HEAD_POSSESSIVE.match(t)
     if head and r.member(head.group(1)) not in payers:
         return _People([r.member(head.group(1))], True, head_only=True)
     ways = _N_WAYS.search(t)
@@ -360,11 +339,17 @@ def _participants(r: Reading, payers: list[str]) -> _People:
     gn = re.search(r"\bGN(\d+)\b", t)
     if gn:
         n = int(gn.group(1))
-        named = list(dict.fromkeys([*payers, *(r.member(p) for p in re.findall(P, t))]))
+        named = list(dict.fromkeys([*payers, *_named_with_speaker(r)]))
         if len(named) == n:
             return _People(named, True)
         return _People([], True, f"Which {n} of you share it?")
     return _People(list(r.ctx.members), False)
+
+
+def _named_with_speaker(r: Reading) -> list[str]:
+    """Members a message names, with its author: "the 3 of us" always includes the speaker."""
+    named = [r.member(p) for p in re.findall(rf"\b{P}\b", r.template)]
+    return list(dict.fromkeys([*named, r.ctx.sender]))
 
 
 def _in_roster_order(r: Reading, people: list[str]) -> tuple[str, ...]:

@@ -1,4 +1,8 @@
-"""Reading an expense (or a stated debt: "Raj owes me 20") out of a message's template."""
+"""Reading an expense out of a message's template: who paid, how much, who shares it and how.
+
+Stated debts ("Raj owes me 20") are read by :mod:`chipin.parsing.rules_debts`; the checks that
+turn an uncertain reading into a question live in :mod:`chipin.parsing.rules_doubts`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,29 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
-from chipin.core.splits import EqualSplit, ExactSplit, PercentSplit, SharesSplit, Split
+from chipin.core.splits import (
+    EqualSplit,
+    ExactSplit,
+    PercentSplit,
+    SharesSplit,
+    Split,
+    split_members,
+)
 from chipin.parsing.intents import AddExpense, Intent, Unclear
+from chipin.parsing.rules_debts import read_debt, read_debts
+from chipin.parsing.rules_doubts import (
+    correction_doubt,
+    debt_in_passing,
+    debt_or_payment,
+    default_doubt,
+    is_chatter,
+    people_doubt,
+    spending_doubt,
+    unread_debt,
+    unstated_payer,
+    vague_debt,
+)
 from chipin.parsing.rules_entries import (
-    _EACH,
-    _HALF,
     _OWES,
     _PAIR,
     _PAIR_FOR,
@@ -22,15 +44,15 @@ from chipin.parsing.rules_entries import (
     Reading,
     _currency,
     _in_roster_order,
-    _members_of,
     _minor,
     _participants,
     _payers,
     _who_problem,
+    distinct,
     money_tokens,
     outsider_before,
 )
-from chipin.parsing.rules_words import OPINION, PAY_VERBS, PAYER_VERBS, category_of
+from chipin.parsing.rules_words import PAY_VERBS, PAYER_VERBS, category_of
 
 _PCT_PAIR = re.compile(
     rf"(?P<p>{P})(?: (?::|-|=|pays|gets|takes|covers|owes|has))? PCT(?P<n>\d+)"
@@ -48,9 +70,6 @@ _POSSESSIVE_PAIR = re.compile(
 _COPULA = re.compile(r"\b(?:was|were|is|are|came|comes|costs?|it's|total(?:led)?)\b")
 _SUBJECT_PAID = re.compile(rf"\b{P}(?: (?:just|already|also))? (?:paid|covered|bought|got)\b")
 _ANY_VERB = re.compile(rf"\b(?:{PAY_VERBS}|{PAYER_VERBS})\b")
-_TOTAL_WORDS = re.compile(
-    r"\b(?:total|in total|altogether|between (?:them|the \w+|you)|combined)\b"
-)
 _PLUS = re.compile(
     r"(A\d+) (?:\+|plus) (A\d+)|(A\d+) (?:and|with) (A\d+) (?:tip|tax|service|delivery|fees?)\b"
 )
@@ -61,17 +80,31 @@ def read_expense(r: Reading) -> Intent | None:
     verb = _ANY_VERB.search(t)
     if verb and outsider_before(t, verb.start()):
         return None  # "my mom sent 2000", "the bar charged us 90": not a member paying
+    doubt = people_doubt(t) or correction_doubt(t)
+    if doubt:
+        return Unclear(question=doubt)
     payers, question, outsider = _payers(r)
     if outsider:
         return None
     if question:
         return Unclear(question=question)
-    owes = _OWES.search(t)
+    owes = list(_OWES.finditer(t))
+    doubt = debt_or_payment(t) or vague_debt(t) or debt_in_passing(t)
+    if doubt:
+        return Unclear(question=doubt)
     if owes and payers and _SUBJECT_PAID.search(t):
         # "Arjun paid 1,800, me and Kavya owe him half": a payment and a debt in one breath.
         return Unclear(question="Who paid, and how much does each person owe?")
+    creditor = payers[0][0] if payers else r.ctx.sender
+    if len(owes) > 1:
+        return read_debts(r, owes, creditor)
     if owes:
-        return _debt(r, owes, payers[0][0] if payers else r.ctx.sender)
+        return read_debt(r, owes[0], creditor)
+    doubt = unread_debt(t, read=False) or unstated_payer(
+        t, verb is not None, format_raw(r, money_tokens(t))
+    )
+    if doubt:
+        return Unclear(question=doubt)
     payer_names = [p for p, _ in payers]
     people = _participants(r, payer_names)
     if people.question:
@@ -80,62 +113,6 @@ def read_expense(r: Reading) -> Intent | None:
     if problem:
         return problem
     return _expense(r, payers, people.members, people.explicit, people.head_only)
-
-
-def _debt(r: Reading, owes: re.Match[str], payer: str) -> Intent:
-    t = r.template
-    cred = owes["cred"]
-    if cred is None:
-        creditor = payer
-        r.confidence -= 0.1
-    elif re.fullmatch(P, cred):
-        creditor = r.member(cred)
-    else:
-        problem = _who_problem(r, [cred])
-        return problem or Unclear(question="Who is owed the money?")
-    debtors_text = owes["debtors"]
-    if re.search(r"\bWE\b", debtors_text):
-        debtors = [m for m in r.ctx.members if m != creditor]
-    else:
-        debtors, question = _members_of(r, debtors_text)
-        if question:
-            return Unclear(question=question)
-    amounts = _distinct(r, money_tokens(t))
-    if len(amounts) != 1:
-        return Unclear(question="How much is owed, and by whom?")
-    token = amounts[0]
-    num = r.num(token)
-    currency = _currency([num], r.ctx) or r.ctx.currency
-    minor = _minor(num, currency)
-    if minor is None:
-        return Unclear(question=f"I can't read {num.raw!r} as an amount in {currency}.")
-    after = t[t.index(token) + len(token) :]
-    each = bool(owes["each"] or _EACH.match(after))
-    adjacent = owes["a"] is not None
-    others = [d for d in debtors if d != creditor]
-    if not others:
-        return Unclear(question='Who owes whom? Try: "Raj owes me 20".')
-    if _HALF.search(t) and len(others) == 1 and not each:
-        if minor % 2:
-            return Unclear(question=f"Half of {num.raw} doesn't divide evenly. How much exactly?")
-        minor //= 2
-    split: Split
-    if each:
-        split = ExactSplit(tuple((d, minor) for d in _in_roster_order(r, others)))
-        total = minor * len(others)
-    elif len(debtors) == 1:
-        split = ExactSplit(((debtors[0], minor),))
-        total = minor
-    elif adjacent and not _TOTAL_WORDS.search(t):
-        amount = num.raw
-        return Unclear(question=f"Does each of them owe {amount}, or {amount} in total?")
-    else:
-        split = EqualSplit(_in_roster_order(r, debtors))
-        total = minor
-    return AddExpense(
-        payers=((creditor, total),), amount=total, currency=currency, split=split,
-        date=r.lexed.date, confidence=r.confidence,
-    )  # fmt: skip
 
 
 def _expense(r: Reading, payers: list[tuple[str, str | None]], people: list[str],
@@ -155,7 +132,7 @@ def _expense(r: Reading, payers: list[tuple[str, str | None]], people: list[str]
         owned = [(m["p"], m["a"]) for m in _POSSESSIVE_PAIR.finditer(t) if m["a"] not in used]
         if len(owned) >= 2 and not pairs:
             pairs = owned
-    rest = _distinct(r, [a for a in amounts if a not in used and a not in {a for _, a in pairs}])
+    rest = distinct(r, [a for a in amounts if a not in used and a not in {a for _, a in pairs}])
     if len(pairs) == 1 and not rest:
         pairs = []  # "split with Raj 60": one name next to the only amount is not a share
         rest = [a for a in amounts if a not in used]
@@ -173,8 +150,13 @@ def _expense(r: Reading, payers: list[tuple[str, str | None]], people: list[str]
         assert value is not None  # checked above for every amount
         return value
 
-    if len(payers) > 1:
-        explicit = True  # several people paying is group spending by nature
+    if len(payers) > 1 and not explicit:
+        # Several people paying is group spending by nature, but who shares was not said.
+        explicit = True
+        r.confidence -= 0.1
+    each_total = _each_and_total(r, rest, people, pairs, minor)
+    if each_total is not None:
+        rest = [each_total]  # "120 for ifood, 40 each me, Thiago and Rafael": the 120 is the total
     if any(a for _, a in payers):  # several payers with their amounts
         total = sum(minor(a) for _, a in payers if a)
         if any(minor(a) != total for a in rest):
@@ -191,10 +173,19 @@ def _expense(r: Reading, payers: list[tuple[str, str | None]], people: list[str]
         f"P{r.ctx.members.index(p)}" for p, _ in payers
     }:
         return Unclear(question=f"Who should split the {format_raw(r, amounts)}?")
+    doubt = None if explicit else default_doubt(t, format_raw(r, amounts))
+    if doubt:
+        return Unclear(question=doubt)
+    if not explicit and is_chatter(r.lexed.low):
+        return None  # "petrol is so cheap here, filled up for 4": banter, not a bill to split
     if not explicit and not _looks_shared(r):
-        if _is_personal(r) or OPINION.search(r.lexed.low) or re.search(r"\bspent\b", t):
+        if _is_personal(r) or re.search(r"\bspent\b", t):
             return None
         return Unclear(question=f"What was the {format_raw(r, amounts)} for, and who shares it?")
+    verbs = [m.group(0) for m in _ANY_VERB.finditer(t)]
+    doubt = spending_doubt(t, verbs, format_raw(r, amounts))
+    if doubt:
+        return Unclear(question=doubt)
     if head_only and _COPULA.search(t) and not re.search(PAYER_VERBS, t):
         return Unclear(question=f"Who paid the {format_raw(r, amounts)}?")
     each_token = next((a for a in rest if _PER_PERSON.match(t, t.index(a))), None)
@@ -202,7 +193,10 @@ def _expense(r: Reading, payers: list[tuple[str, str | None]], people: list[str]
     if isinstance(split_or_q, str):
         return Unclear(question=split_or_q)
     split = split_or_q
-    if each_token and isinstance(split, EqualSplit) and not used:
+    if set(split_members(split)) <= {p for p, _ in paid}:
+        # Only the payer shares it: their own purchase ("for my haircut"), or a list not read.
+        return Unclear(question="Who shares it with you?") if _SPLIT_WORD.search(t) else None
+    if each_token and each_total is None and isinstance(split, EqualSplit) and not used:
         total = minor(each_token) * len(split.members)
         paid = ((paid[0][0], total),)
     if total <= 0:
@@ -215,14 +209,20 @@ def _expense(r: Reading, payers: list[tuple[str, str | None]], people: list[str]
     )  # fmt: skip
 
 
-def _distinct(r: Reading, tokens: list[str]) -> list[str]:
-    """One token per distinct amount: people repeat or translate themselves ("paguei 150 ...,
-    I paid 150")."""
-    seen: dict[tuple[Decimal, str | None], str] = {}
-    for token in tokens:
-        num = r.num(token)
-        seen.setdefault((num.value, num.currency), token)
-    return list(seen.values())
+_SPLIT_WORD = re.compile(r"\b(?:split|splitting|shared?|sharing|halves|half|between|with|each)\b")
+
+
+def _each_and_total(r: Reading, rest: list[str], people: list[str], pairs: list[tuple[str, str]],
+                    to_minor: Callable[[str], int]) -> str | None:  # fmt: skip
+    """The total when a message gives both it and a price per head that agree with it."""
+    if len(rest) != 2 or pairs or not people:
+        return None
+    t = r.template
+    each = [a for a in rest if _PER_PERSON.match(t, t.index(a))]
+    if len(each) != 1:
+        return None
+    other = rest[0] if rest[1] == each[0] else rest[1]
+    return other if to_minor(other) == to_minor(each[0]) * len(people) else None
 
 
 def format_raw(r: Reading, amounts: list[str]) -> str:
@@ -232,7 +232,8 @@ def format_raw(r: Reading, amounts: list[str]) -> str:
 def _is_personal(r: Reading) -> bool:
     """ "my haircut", "a new phone": the speaker's own purchase, not the group's."""
     for m in _PERSONAL.finditer(r.template):
-        if m["i"] is None or int(m["i"]) == r.lexed.sender:
+        who = m["i"] or m["j"]
+        if who is None or int(who) == r.lexed.sender:
             return True
     return False
 

@@ -31,7 +31,7 @@ _CATEGORIES = {
         chalet motel""",
     "rent": """rent deposit""",
     "utilities": """electricity electric power water internet wifi broadband bill bills utilities
-        heating phone""",
+        heating phone hydro""",
     "entertainment": """tickets ticket movie movies cinema concert show shows netflix spotify
         museum game games bowling karaoke club festival party gig theatre theater""",
     "household": """cleaning cleaner toilet supplies detergent furniture household repairs""",
@@ -51,19 +51,25 @@ METHODS = {
     "wise": "bank", "transfer": "bank", "transferred": "bank", "wired": "bank", "bank": "bank",
     "e-transfer": "bank", "e-transferred": "bank", "interac": "bank", "bizum": "bizum",
     "mbway": "mbway", "swish": "swish", "vipps": "vipps", "mobilepay": "mobilepay",
+    "twint": "twint", "twinted": "twint", "satispay": "satispay", "lydia": "lydia",
+    "monzo": "monzo", "paypay": "paypay", "payid": "bank",
 }  # fmt: skip
 
 # Verbs of money moving from one member to another (a payment when a person follows).
 PAY_VERBS = (
     r"(?:paid|payed|pd|sent|gave|transferred|transfered|venmoed|venmo'd|venmo|zelled|zelle'd"
     r"|paypaled|paypal'd|paypalled|repaid|reimbursed|wired|e-transferred|etransferred|pixed"
-    r"|pix'd|upi'd|gpayed|gpay'd|cashapped|revoluted|returned|handed|slipped|settled|squared)"
+    r"|pix'd|upi'd|gpayed|gpay'd|cashapped|revoluted|returned|handed|slipped|settled|squared"
+    # payment apps used as verbs: "twinted", "bizum'd", "swished", "satispayed"
+    r"|(?:twint|bizum|swish|vipps|mobilepay|satispay|lydia|monzo|paypay|mbway|interac|wise"
+    r"|phonepe|paytm)(?:'d|ed|'ed))"
 )
 # Verbs of paying for something for the group (an expense).
 PAYER_VERBS = (
     r"(?:paid|payed|pd|got|covered|bought|picked|grabbed|spent|fronted|put|ordered|booked"
-    r"|shouted|handled|took|forked|footed|sprang|splurged|purchased|reserved|rented|filled"
+    r"|handled|took|forked|footed|sprang|splurged|purchased|reserved|rented|filled"
     r"|topped|charged|dropped|chipped|paying|pays|pay|shelled|coughed|splashed)"
+    # not "shouted": in Australia and Britain a shout is a treat ("Olivia shouted us brunch")
 )
 # People who are not members and pay for things ("mom paid 60") -> not our ledger.
 OUTSIDERS = words(
@@ -78,13 +84,22 @@ _QUESTION_START = re.compile(
     r"|didn't|don't|any)\b"
 )
 FUTURE = re.compile(
-    r"\b(?:will|gonna|going\s+to|gotta|planning|plan\s+to|want\s+to|wanna|need\s+to|needs\s+to"
+    r"\b(?:will|gonna|going\s+to|gotta|planning|plan\s+to|want\s+to|wants?|wanna|need\s+to|needs\s+to"
     r"|have\s+to|has\s+to|must|should|shall|would|could|might|maybe|perhaps|if|unless"
     r"|tomorrow|tmrw|tmr|next\s+(?:week|month|time|year|weekend)|later|soon|let's|lets|let\s+P\d+"
-    r"|remind|promise|hopefully|can\s+P\d+|can\s+YOU|about\s+to|supposed\s+to|would've|wanted)\b"
+    r"|remind|promise|hopefully|can\s+P\d+|can\s+YOU|about\s+to|supposed\s+to|would've|wanted"
+    r"|suppose|supposing|hypothetically|what\s+if|in\s+case|lend|borrow)\b"
 )
 # Estimates are not records: "~50 probably", "60 or so".
-HEDGE = re.compile(r"~|\b(?:probably|approx(?:imately)?|roughly|or\s+so|ish|estimate[ds]?)\b")
+HEDGE = re.compile(
+    r"~|\b(?:probably|approx(?:imately)?|roughly|or\s+so|ish|estimate[ds]?|think|guess|believe"
+    r"|reckon|pretty\s+sure|not\s+sure|iirc|afaik|supposedly|apparently)\b"
+)
+# Habits and past rounds ("last time", "usually"): not a new entry.
+HABIT = re.compile(
+    r"\b(?:last\s+time|every\s+time|each\s+time|usually|always|normally|typically|sometimes"
+    r"|often|never)\b"
+)
 NEGATION = re.compile(
     r"\b(?:not|never|didn't|didnt|haven't|havent|hasn't|hasnt|don't|dont|doesn't|doesnt"
     r"|won't|wont|can't|cant|cannot|no\s+one|nobody|nothing|nope|neither|isn't|wasn't|aren't)\b"
@@ -97,13 +112,21 @@ OPINION = re.compile(
     r"|bloody|literally|wants|asking|quoted|quote)\b"
 )
 GIFT = re.compile(
-    r"\b(?:on\s+P\d+(?!\s+'s)|P\d+\s+'s\s+treat|treat(?:ed|ing)?|my\s+shout|on\s+the\s+house"
+    r"\b(?:on\s+P\d+(?!\s+'s)|P\d+\s+'s\s+treat|treat(?:ed|ing)?|P\d+\s+'s\s+shout"
+    r"|shout(?:ed|ing|s)?|on\s+the\s+house"
     r"|don't\s+worry\s+about\s+it|no\s+need\s+to\s+pay)\b"
 )
 
 
-def is_question(low: str) -> bool:
-    return "?" in low or bool(_QUESTION_START.match(low.strip()))
+# "ethan do you still need the 50": a question put to someone by name.
+_ASKING = re.compile(r"^P\d+ (?:, )?(?:do|does|did|can|could|would|will|are|have|should) YOU\b")
+
+
+def is_question(low: str, template: str) -> bool:
+    """Whether the message asks something. The start is read from the template, where names are
+    already placeholders, so a member called Will ("Will paid 80") does not start a question."""
+    start = template.strip()
+    return "?" in low or bool(_QUESTION_START.match(start) or _ASKING.match(start))
 
 
 def category_of(words: list[str]) -> str | None:
