@@ -250,7 +250,7 @@ def check(
             fail(f"no group named {group!r}")
         report = {}
         for g in groups:
-            problems = services.check_balances(uow(engine), g.id)
+            problems = services.check_balances(uow(engine, readonly=True), g.id)
             if problems and repair:
                 with uow(engine) as u:
                     u.ledger.rebuild_balances(g.id)

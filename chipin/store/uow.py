@@ -26,7 +26,7 @@ class SqlUnitOfWork:
     """``with SqlUnitOfWork(engine) as uow: ...; uow.commit()`` — nothing is kept without commit.
 
     ``readonly=True`` opens a deferred transaction on SQLite so readers never queue behind the
-    write lock.
+    write lock, and a REPEATABLE READ snapshot on PostgreSQL so every query sees one state.
     """
 
     def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
@@ -43,6 +43,10 @@ class SqlUnitOfWork:
         conn = self.engine.connect()
         if self.readonly:
             conn = conn.execution_options(readonly=True)
+            if conn.dialect.name == "postgresql":
+                # one snapshot for the whole read: a report (or `chipin check`, which compares
+                # two queries) never mixes states while writers commit in between
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
         conn.begin()
         self._conn = conn
         self._ledger = SqlLedgerRepository(conn)
