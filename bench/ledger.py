@@ -42,23 +42,27 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import os
-import platform
 import random
 import signal
 import sqlite3
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from common import (
+    backend_engine,
+    load,
+    machine,
+    p95,
+    report_check,
+    settle,
+    terminate,
+)
 from sqlalchemy import Engine, event, func, insert, select, text
 
 from chipin.core import services
@@ -68,13 +72,9 @@ from chipin.core.ledger_doc import entry_to_json
 from chipin.core.splits import EqualSplit
 from chipin.store import tables as t
 from chipin.store.db import make_engine
-from chipin.store.migrate import upgrade
 from chipin.store.repository import SqlLedgerRepository
 from chipin.store.uow import SqlUnitOfWork
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CHIPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 CURRENCY, OTHER_CURRENCY = "EUR", "USD"
 START = dt.date(2024, 1, 1)
 DAYS = 730  # two years
@@ -209,10 +209,6 @@ def measure(run: Callable[[], object], *, warmup: int, runs: int, budget_s: floa
     return times
 
 
-def p95(times: list[float]) -> float:
-    return statistics.quantiles(times, n=100, method="inclusive")[94]
-
-
 def timed_figure(
     backend: str, name: str, times: list[float], target: float | None = None
 ) -> Figure:
@@ -229,40 +225,6 @@ def timed_figure(
 
 
 # -- databases ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def sqlite_engine() -> Iterator[Engine]:
-    with tempfile.TemporaryDirectory(prefix="chipin-bench-") as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'ledger.db'}")
-        try:
-            upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
-
-
-@contextmanager
-def postgres_engine() -> Iterator[Engine]:
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"chipin_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        raise SystemExit(
-            f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable ({exc}); run `make postgres`"
-        ) from exc
-    engine = make_engine(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # -- population --------------------------------------------------------------------------------
@@ -356,24 +318,6 @@ def populate(engine: Engine, names: list[str], planned: list[Planned]) -> Popula
     settle(engine)
     pop.total_s = time.perf_counter() - started
     return pop
-
-
-def settle(engine: Engine) -> None:
-    """The steady state of a long-lived database after a bulk load.
-
-    PostgreSQL: VACUUM ANALYZE, which autovacuum would do (the test server runs with autovacuum
-    off), so the planner has statistics and index-only scans a visibility map. SQLite: checkpoint
-    the WAL into the main file.
-    """
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        raw = engine.raw_connection()  # outside any transaction (the pool's BEGIN hook)
-        try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
-        finally:
-            raw.close()
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -572,22 +516,6 @@ def bench_backend(
     return figures, verify(engine, pop)
 
 
-def server_context(engine: Engine) -> str:
-    with engine.connect() as conn:
-        settings = {
-            name: conn.execute(text(f"SHOW {name}")).scalar()
-            for name in (
-                "server_version",
-                "jit",
-                "synchronous_commit",
-                "autovacuum",
-                "shared_buffers",
-                "max_parallel_workers_per_gather",
-            )
-        }
-    return ", ".join(f"{k}={v}" for k, v in settings.items())
-
-
 def print_table(figures: list[Figure]) -> None:
     header = (
         f"{'backend':9} {'figure':26} {'median':>12} {'p95':>10} {'target':>9} {'runs':>5}  verdict"
@@ -626,26 +554,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the clean-ups
-
-
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     args = parse_args(argv)
     started = time.perf_counter()
     names = member_names(args.members)
     planned = plan_entries(args.expenses, names)
     payments = sum(isinstance(p.entry, Payment) for p in planned)
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, {platform.system()} "
-        f"{platform.release()}; Python {platform.python_version()}; "
-        f"SQLite {sqlite3.sqlite_version}; load average {load()}"
-    )
+    print(machine())
     print(
         f"group: {args.members} members, {args.expenses:,} entries ({payments:,} payments), "
         f"planned in {time.perf_counter() - started:.1f} s"
@@ -654,24 +570,19 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     failed = False
     for backend in backends:
-        opener = sqlite_engine if backend == "sqlite" else postgres_engine
-        with opener() as engine:
-            if backend == "postgres":
-                print(f"PostgreSQL: {server_context(engine)}")
+        with backend_engine(backend) as engine:
             results, problems = bench_backend(
                 backend, engine, names, planned, args.quick, args.what_if
             )
         figures += results
-        if problems:
+        if report_check(
+            backend,
+            problems,
+            "data check MISMATCH",
+            f"data check OK (check_balances clean; {SAMPLE} sampled entries read "
+            "back equal and match rows written by SqlLedgerRepository.add_entry)",
+        ):
             failed = True
-            print(f"{backend}: data check MISMATCH ({len(problems)} problems)")
-            for problem in problems[:10]:
-                print(f"  {problem}")
-        else:
-            print(
-                f"{backend}: data check OK (check_balances clean; {SAMPLE} sampled entries read "
-                "back equal and match rows written by SqlLedgerRepository.add_entry)"
-            )
     print()
     print_table(figures)
     print(

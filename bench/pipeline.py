@@ -68,12 +68,10 @@ import datetime as dt
 import io
 import json
 import os
-import platform
 import pstats
 import random
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -87,14 +85,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import load, machine, postgres_database, server_context, terminate
 from sqlalchemy import Engine, and_, event, func, select, text
 
 from chipin.store import tables as t
 from chipin.store.db import make_engine
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CHIPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 CHIPIN = str(Path(sys.executable).with_name("chipin"))
 HERE = Path(__file__).resolve()
 GROUPS = 50
@@ -357,38 +353,18 @@ def sqlite_url() -> Iterator[str]:
 
 @contextlib.contextmanager
 def postgres_url() -> Iterator[str]:
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"chipin_pipeline_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        raise SystemExit(
-            f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable ({exc}); run `make postgres`"
-        ) from exc
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database("chipin_pipeline") as url:
+        yield url
 
 
-def server_context(engine: Engine) -> str:
-    with engine.connect() as conn:
-        settings = {
-            name: conn.execute(text(f"SHOW {name}")).scalar()
-            for name in (
-                "server_version",
-                "synchronous_commit",
-                "fsync",
-                "autovacuum",
-                "shared_buffers",
-                "max_connections",
-            )
-        }
-    return ", ".join(f"{k}={v}" for k, v in settings.items())
+SERVER_SETTINGS = (
+    "server_version",
+    "synchronous_commit",
+    "fsync",
+    "autovacuum",
+    "shared_buffers",
+    "max_connections",
+)
 
 
 # -- driving the API -----------------------------------------------------------------------------
@@ -664,7 +640,7 @@ def run_backend(
         server.start()
         rooms = make_rooms(server.url, rng)
         if pg:
-            print(f"PostgreSQL: {server_context(engine)}")
+            print(f"PostgreSQL: {server_context(engine, SERVER_SETTINGS)}")
 
         def plan(count: int) -> list[Planned]:
             return plan_messages(rng, rooms, count)
@@ -1238,14 +1214,6 @@ def as_chipin(fixes: str, argv: list[str]) -> None:
 # -- the benchmark -------------------------------------------------------------------------------
 
 
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the clean-ups
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
@@ -1284,11 +1252,11 @@ def header(args: argparse.Namespace) -> None:
     import uvicorn
 
     print(
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, {platform.system()} "
-        f"{platform.release()}; Python {platform.python_version()}; SQLite "
-        f"{sqlite3.sqlite_version}; uvicorn {uvicorn.__version__} "
-        f"(loop {_have('uvloop', 'asyncio')}, http {_have('httptools', 'h11')}); "
-        f"httpx {httpx.__version__}; load average {load()}"
+        machine(
+            f"uvicorn {uvicorn.__version__} "
+            f"(loop {_have('uvloop', 'asyncio')}, http {_have('httptools', 'h11')}); "
+            f"httpx {httpx.__version__}"
+        )
     )
     settings = " ".join(f"{k}={v}" for k, v in SERVER_ENV.items())
     fixes = f"; what-if fixes: {', '.join(args.what_if)}" if args.what_if else ""
@@ -1315,7 +1283,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--as-chipin"]:
         as_chipin(argv[1], argv[3:])
         return 0
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     args = parse_args(argv)
     apply_fixes(tuple(args.what_if))  # also in this process, for --profile
     started = time.perf_counter()
@@ -1585,7 +1553,7 @@ def profile(args: argparse.Namespace) -> int:
         engine = db.make_engine(url)
         try:
             upgrade(engine)
-            print(f"PostgreSQL: {server_context(engine)}")
+            print(f"PostgreSQL: {server_context(engine, SERVER_SETTINGS)}")
             settings = Settings(
                 DATABASE_URL=url, CHIPIN_ENV="development", PARSER="rules", LOG_LEVEL="WARNING"
             )

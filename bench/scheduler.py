@@ -30,11 +30,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import random
 import signal
-import sqlite3
 import statistics
 import sys
 import time
@@ -44,7 +41,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ledger import load, p95, postgres_engine, server_context, settle, sqlite_engine
+from common import (
+    backend_engine,
+    load,
+    machine,
+    p95,
+    report_check,
+    settle,
+    terminate,
+)
 from sqlalchemy import Engine, func, insert, select, text
 
 from chipin.bot.alerts import check_budgets, local_today
@@ -482,42 +487,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the clean-ups
-
-
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     args = parse_args(argv)
     started = time.perf_counter()
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, {platform.system()} "
-        f"{platform.release()}; Python {platform.python_version()}; "
-        f"SQLite {sqlite3.sqlite_version}; load average {load()}"
-    )
+    print(machine())
     print(f"pass at {AT.isoformat()}; timezones {', '.join(ZONES)}")
     backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
     figures: list[Figure] = []
     failed = False
     for backend in backends:
         planned = plan_groups(args.groups)
-        opener = sqlite_engine if backend == "sqlite" else postgres_engine
-        with opener() as engine:
-            if backend == "postgres":
-                print(f"PostgreSQL: {server_context(engine)}")
+        with backend_engine(backend) as engine:
             results, problems = bench_backend(backend, engine, planned)
         figures += results
-        if problems:
+        if report_check(
+            backend,
+            problems,
+            "CHECK FAILED",
+            f"checks OK ({SAMPLE} sampled groups read back as planned, balances "
+            "clean; the first pass queued exactly the expected alerts, each once; "
+            f"{STEADY_RUNS} later passes queued none)",
+        ):
             failed = True
-            print(f"{backend}: CHECK FAILED ({len(problems)} problems)")
-            for problem in problems[:10]:
-                print(f"  {problem}")
-        else:
-            print(
-                f"{backend}: checks OK ({SAMPLE} sampled groups read back as planned, balances "
-                "clean; the first pass queued exactly the expected alerts, each once; "
-                f"{STEADY_RUNS} later passes queued none)"
-            )
     print()
     print_table(figures)
     print(

@@ -23,26 +23,11 @@ server; both endpoints pay that alike.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import itertools
 import json
-import os
-import platform
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 from fastapi import Request, Response
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,14 +35,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import (  # noqa: E402 - after the path fix
+    CONCURRENCY,
+    FIXED_RATE,
+    TARGET_P99_MS,
+    TARGET_RATE,
+    TARGET_SHARE,
+    Post,
+    Results,
+    server,
+    verdict,
+    webhook_main,
+)
+from bench.common import run_backend as drive  # noqa: E402
+
 SECRET = "bench-webhook-secret-0123456789"
 TOKEN = "7000000001:AAH-bench-token"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CHIPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-CONCURRENCY = (1, 8, 32, 64)
-FIXED_RATE = 500
-TARGET_RATE, TARGET_P99_MS, TARGET_SHARE = 1500.0, 25.0, 0.5
 OK = b'{"ok":true}'
 
 
@@ -83,99 +76,6 @@ def serve(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    base: str
-    pid: int
-
-    def cpu_seconds(self) -> float:
-        """CPU time the server process used so far (all threads): a figure that other loads
-        on a shared machine disturb far less than a wall-clock rate."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def server(database_url: str) -> Iterator[Server]:
-    port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        # no Bot API here: getMe at start-up fails at once and the app goes on without it
-        "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9",
-        "PARSER": "rules",
-        "LOG_LEVEL": "WARNING",
-        "CHIPIN_ENV": "development",
-    }
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.1)
-        yield Server(base, proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-# -- databases --------------------------------------------------------------------------------
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    from chipin.store.db import make_engine
-    from chipin.store.migrate import upgrade
-
-    with tempfile.TemporaryDirectory(prefix="chipin-bench-") as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    from sqlalchemy import text
-
-    from chipin.store.db import make_engine
-    from chipin.store.migrate import upgrade
-
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"chipin_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 # -- load -------------------------------------------------------------------------------------
 
 _ids = itertools.count(900_000_000)
@@ -199,127 +99,32 @@ def update_body() -> bytes:
     ).encode()
 
 
-@dataclass
-class Figures:
-    rate: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    requests: int
-    """Every request made, the warm-up's included (for the CPU figure)."""
-    cpu_ms: float = 0.0
-    """Server CPU per request (user + system, all threads)."""
-
-
-def figures(latencies: list[float], seconds: float, errors: int, requests: int) -> Figures:
-    ordered = sorted(latencies) or [0.0]
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    median = statistics.median(ordered) * 1e3
-    return Figures(len(latencies) / seconds, median, p99 * 1e3, errors, requests)
-
-
-def measured(srv: Server, load: Coroutine[Any, Any, Figures]) -> Figures:
-    """Run one load and add the server's CPU per request to its figures."""
-    before = srv.cpu_seconds()
-    got = asyncio.run(load)
-    got.cpu_ms = (srv.cpu_seconds() - before) * 1e3 / max(1, got.requests)
-    return got
-
-
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
 
 
-def one_connection(base: str) -> httpx.AsyncClient:
-    """A client per sender: httpx's shared pool slows down sharply past a few dozen
-    concurrent requests, and the bench must measure the server, not the pool."""
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    return httpx.AsyncClient(base_url=base, limits=limits, timeout=30)
-
-
-async def closed_loop(base: str, path: str, concurrency: int, seconds: float) -> Figures:
-    latencies: list[float] = []
-    errors = requests = 0
-    clients = [one_connection(base) for _ in range(concurrency)]
-    warmup_end = time.perf_counter() + 0.5
-    end = warmup_end + seconds
-
-    async def sender(client: httpx.AsyncClient) -> None:
-        nonlocal errors, requests
-        while (now := time.perf_counter()) < end:
-            requests += 1
-            answer = await client.post(path, content=update_body(), headers=HEADERS)
-            took = time.perf_counter() - now
-            if answer.status_code != 200:
-                errors += 1
-            elif now >= warmup_end:
-                latencies.append(took)
-
-    try:
-        await asyncio.gather(*(sender(c) for c in clients))
-    finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
-    return figures(latencies, seconds, errors, requests)
-
-
-async def fixed_rate(base: str, path: str, rate: int, seconds: float) -> Figures:
-    latencies: list[float] = []
-    errors = 0
-    idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-    clients = [one_connection(base) for _ in range(64)]
-    for client in clients:
-        await client.post(path, content=update_body(), headers=HEADERS)  # connect first
-        idle.put_nowait(client)
-    start = time.perf_counter() + 0.05
-
-    async def one(at: float) -> None:
-        nonlocal errors
-        await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        client = await idle.get()
-        try:
-            answer = await client.post(path, content=update_body(), headers=HEADERS)
-        finally:
-            idle.put_nowait(client)
-        if answer.status_code != 200:
-            errors += 1
-        else:
-            latencies.append(time.perf_counter() - at)  # from the scheduled start
-
-    count = int(rate * seconds)
-    try:
-        await asyncio.gather(*(one(start + i / rate) for i in range(count)))
-    finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
-    return figures(latencies, seconds, errors, count + len(clients))
+def update() -> Post:
+    return update_body(), HEADERS
 
 
 # -- report -------------------------------------------------------------------------------------
 
 
-def run_backend(name: str, url: str, seconds: float) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    with server(url) as srv:
-        for concurrency in CONCURRENCY:
-            for label, path in (("webhook", "/webhooks/telegram"), ("bare", "/bench/bare")):
-                got = measured(srv, closed_loop(srv.base, path, concurrency, seconds))
-                results[(label, concurrency)] = got
-                print(
-                    f"  {name:<8} {label:<8} c={concurrency:<3} {got.rate:8.0f}/s  "
-                    f"p50 {got.p50_ms:6.1f} ms  p99 {got.p99_ms:6.1f} ms  "
-                    f"server CPU {got.cpu_ms:5.2f} ms/req  errors {got.errors}",
-                    flush=True,
-                )
-        got = measured(srv, fixed_rate(srv.base, "/webhooks/telegram", FIXED_RATE, seconds + 1))
-        results[("fixed", FIXED_RATE)] = got
-        print(
-            f"  {name:<8} webhook  {FIXED_RATE}/s fixed: p50 {got.p50_ms:6.1f} ms  "
-            f"p99 {got.p99_ms:6.1f} ms  server CPU {got.cpu_ms:5.2f} ms/req  "
-            f"errors {got.errors}",
-            flush=True,
-        )
-    return results
+def run_backend(name: str, url: str, seconds: float) -> Results:
+    env = {
+        "DATABASE_URL": url,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        # no Bot API here: getMe at start-up fails at once and the app goes on without it
+        "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9",
+        "PARSER": "rules",
+        "LOG_LEVEL": "WARNING",
+        "CHIPIN_ENV": "development",
+    }
+    with server(__file__, env) as srv:
+        return drive(name, srv, "/webhooks/telegram", seconds, update)
 
 
-def summary(name: str, results: dict[str, Any]) -> list[str]:
+def summary(name: str, results: Results) -> list[str]:
     best = max(results[("webhook", c)].rate for c in CONCURRENCY)
     best_bare = max(results[("bare", c)].rate for c in CONCURRENCY)
     fixed = results[("fixed", FIXED_RATE)]
@@ -327,9 +132,6 @@ def summary(name: str, results: dict[str, Any]) -> list[str]:
     # CPU per request under load (c ≥ 8): steadier than rates when other work shares the CPUs
     cpu = min(results[("webhook", c)].cpu_ms for c in CONCURRENCY if c >= 8)
     cpu_bare = min(results[("bare", c)].cpu_ms for c in CONCURRENCY if c >= 8)
-
-    def verdict(ok: bool) -> str:
-        return "meets" if ok else "MISSES"
 
     target = "meets" if best >= TARGET_RATE else "MISSES"
     return [
@@ -345,27 +147,7 @@ def summary(name: str, results: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.serve)
-        return
-    print(
-        f"Telegram webhook acknowledgement · {platform.python_implementation()} "
-        f"{platform.python_version()} · {os.cpu_count()} CPUs · worker/dispatcher off · "
-        f"{args.seconds:g} s per point"
-    )
-    databases = {"sqlite": sqlite_database, "postgres": postgres_database}
-    chosen = list(databases) if args.backend == "both" else [args.backend]
-    table: list[str] = []
-    for name in chosen:
-        with databases[name]() as url:
-            table += summary(name, run_backend(name, url, args.seconds))
-    print("\nTargets")
-    print("\n".join(table))
+    webhook_main(__doc__, "Telegram webhook acknowledgement", serve, run_backend, summary)
 
 
 if __name__ == "__main__":

@@ -25,27 +25,12 @@ generator runs on the same machine and takes CPU from the server; both endpoints
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import itertools
 import json
-import os
-import platform
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 from fastapi import Request, Response
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,17 +40,25 @@ sys.path.insert(0, str(ROOT))
 
 from twilio.request_validator import RequestValidator  # noqa: E402 - after the path fix
 
+from bench.common import (  # noqa: E402
+    CONCURRENCY,
+    FIXED_RATE,
+    TARGET_P99_MS,
+    TARGET_RATE,
+    TARGET_SHARE,
+    Post,
+    Results,
+    server,
+    verdict,
+    webhook_main,
+)
+from bench.common import run_backend as drive  # noqa: E402
+
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "bench-twilio-auth-token-0123456789"
 PUBLIC = "https://chipin.example.org"
 WEBHOOK = "/webhooks/twilio/whatsapp"
 FIXTURE = ROOT / "tests" / "fixtures" / "twilio" / "whatsapp__text.json"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CHIPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-CONCURRENCY = (1, 8, 32, 64)
-FIXED_RATE = 500
-TARGET_RATE, TARGET_P99_MS, TARGET_SHARE = 1500.0, 25.0, 0.5
 OK = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -91,100 +84,6 @@ def serve(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    base: str
-    pid: int
-
-    def cpu_seconds(self) -> float:
-        """CPU time the server process used so far (all threads): a figure that other loads
-        on a shared machine disturb far less than a wall-clock rate."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def server(database_url: str) -> Iterator[Server]:
-    port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_WHATSAPP_FROM": "+14155238886",
-        "TWILIO_SMS_FROM": "+15005550006",
-        "PUBLIC_BASE_URL": PUBLIC,
-        "PARSER": "rules",
-        "LOG_LEVEL": "WARNING",
-        "CHIPIN_ENV": "development",
-    }
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.1)
-        yield Server(base, proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-# -- databases --------------------------------------------------------------------------------
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    from chipin.store.db import make_engine
-    from chipin.store.migrate import upgrade
-
-    with tempfile.TemporaryDirectory(prefix="chipin-bench-") as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    from sqlalchemy import text
-
-    from chipin.store.db import make_engine
-    from chipin.store.migrate import upgrade
-
-    admin = make_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"chipin_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 # -- load -------------------------------------------------------------------------------------
 
 _ids = itertools.count(1)
@@ -192,7 +91,7 @@ _FORM: dict[str, str] = json.loads(FIXTURE.read_text())
 _VALIDATOR = RequestValidator(AUTH_TOKEN)
 
 
-def signed() -> tuple[bytes, dict[str, str]]:
+def signed() -> Post:
     """A real-shaped WhatsApp message (the fixture's fields) with a fresh MessageSid, from one
     of 50 numbers, signed for the webhook's public URL exactly as Twilio signs it."""
     n = next(_ids)
@@ -213,134 +112,31 @@ def signed() -> tuple[bytes, dict[str, str]]:
     return urlencode(form).encode(), headers
 
 
-@dataclass
-class Figures:
-    rate: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    requests: int
-    """Every request made, the warm-up's included (for the CPU figure)."""
-    cpu_ms: float = 0.0
-    """Server CPU per request (user + system, all threads)."""
-
-
-def figures(latencies: list[float], seconds: float, errors: int, requests: int) -> Figures:
-    ordered = sorted(latencies) or [0.0]
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    median = statistics.median(ordered) * 1e3
-    return Figures(len(latencies) / seconds, median, p99 * 1e3, errors, requests)
-
-
-def measured(srv: Server, load: Coroutine[Any, Any, Figures]) -> Figures:
-    """Run one load and add the server's CPU per request to its figures."""
-    before = srv.cpu_seconds()
-    got = asyncio.run(load)
-    got.cpu_ms = (srv.cpu_seconds() - before) * 1e3 / max(1, got.requests)
-    return got
-
-
-def one_connection(base: str) -> httpx.AsyncClient:
-    """A client per sender: httpx's shared pool slows down sharply past a few dozen
-    concurrent requests, and the bench must measure the server, not the pool."""
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    return httpx.AsyncClient(base_url=base, limits=limits, timeout=30)
-
-
-async def closed_loop(base: str, path: str, concurrency: int, seconds: float) -> Figures:
-    latencies: list[float] = []
-    errors = requests = 0
-    clients = [one_connection(base) for _ in range(concurrency)]
-    warmup_end = time.perf_counter() + 0.5
-    end = warmup_end + seconds
-
-    async def sender(client: httpx.AsyncClient) -> None:
-        nonlocal errors, requests
-        while (now := time.perf_counter()) < end:
-            requests += 1
-            content, headers = signed()
-            answer = await client.post(path, content=content, headers=headers)
-            took = time.perf_counter() - now
-            if answer.status_code != 200:
-                errors += 1
-            elif now >= warmup_end:
-                latencies.append(took)
-
-    try:
-        await asyncio.gather(*(sender(c) for c in clients))
-    finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
-    return figures(latencies, seconds, errors, requests)
-
-
-async def fixed_rate(base: str, path: str, rate: int, seconds: float) -> Figures:
-    latencies: list[float] = []
-    errors = 0
-    idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-    clients = [one_connection(base) for _ in range(64)]
-    for client in clients:
-        content, headers = signed()
-        await client.post(path, content=content, headers=headers)  # connect first
-        idle.put_nowait(client)
-    count = int(rate * seconds)
-    planned = [signed() for _ in range(count)]  # signed before the clock starts
-    start = time.perf_counter() + 0.05
-
-    async def one(at: float, content: bytes, headers: dict[str, str]) -> None:
-        nonlocal errors
-        await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        client = await idle.get()
-        try:
-            answer = await client.post(path, content=content, headers=headers)
-        finally:
-            idle.put_nowait(client)
-        if answer.status_code != 200:
-            errors += 1
-        else:
-            latencies.append(time.perf_counter() - at)  # from the scheduled start
-
-    try:
-        await asyncio.gather(*(one(start + i / rate, *p) for i, p in enumerate(planned)))
-    finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
-    return figures(latencies, seconds, errors, count + len(clients))
-
-
 # -- report -------------------------------------------------------------------------------------
 
 
-def run_backend(name: str, url: str, seconds: float) -> dict[tuple[str, int], Figures]:
-    results: dict[tuple[str, int], Figures] = {}
-    with server(url) as srv:
-        for concurrency in CONCURRENCY:
-            for label, path in (("webhook", WEBHOOK), ("bare", "/bench/bare")):
-                got = measured(srv, closed_loop(srv.base, path, concurrency, seconds))
-                results[(label, concurrency)] = got
-                print(
-                    f"  {name:<8} {label:<8} c={concurrency:<3} {got.rate:8.0f}/s  "
-                    f"p50 {got.p50_ms:6.1f} ms  p99 {got.p99_ms:6.1f} ms  "
-                    f"server CPU {got.cpu_ms:5.2f} ms/req  errors {got.errors}",
-                    flush=True,
-                )
-        got = measured(srv, fixed_rate(srv.base, WEBHOOK, FIXED_RATE, seconds + 1))
-        results[("fixed", FIXED_RATE)] = got
-        print(
-            f"  {name:<8} webhook  {FIXED_RATE}/s fixed: p50 {got.p50_ms:6.1f} ms  "
-            f"p99 {got.p99_ms:6.1f} ms  server CPU {got.cpu_ms:5.2f} ms/req  "
-            f"errors {got.errors}",
-            flush=True,
-        )
-    return results
+def run_backend(name: str, url: str, seconds: float) -> Results:
+    env = {
+        "DATABASE_URL": url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WHATSAPP_FROM": "+14155238886",
+        "TWILIO_SMS_FROM": "+15005550006",
+        "PUBLIC_BASE_URL": PUBLIC,
+        "PARSER": "rules",
+        "LOG_LEVEL": "WARNING",
+        "CHIPIN_ENV": "development",
+    }
+    with server(__file__, env) as srv:
+        # signed before the clock starts at the fixed rate: signing is not the server's work
+        return drive(name, srv, WEBHOOK, seconds, signed, ahead=True)
 
 
-def summary(name: str, results: dict[tuple[str, int], Figures]) -> list[str]:
+def summary(name: str, results: Results) -> list[str]:
     best = max(results[("webhook", c)].rate for c in CONCURRENCY)
     best_bare = max(results[("bare", c)].rate for c in CONCURRENCY)
     fixed = results[("fixed", FIXED_RATE)]
     share = best / best_bare if best_bare else 0.0
-
-    def verdict(ok: bool) -> str:
-        return "meets" if ok else "MISSES"
 
     rows = [
         f"{name:<10} peak acknowledged        {best:8.0f}/s   target ≥ {TARGET_RATE:.0f}/s "
@@ -355,27 +151,9 @@ def summary(name: str, results: dict[tuple[str, int], Figures]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.serve)
-        return
-    print(
-        f"WhatsApp webhook acknowledgement (Twilio signature) · {platform.python_implementation()} "
-        f"{platform.python_version()} · {os.cpu_count()} CPUs · worker/dispatcher off · "
-        f"{args.seconds:g} s per point"
+    webhook_main(
+        __doc__, "WhatsApp webhook acknowledgement (Twilio signature)", serve, run_backend, summary
     )
-    databases = {"sqlite": sqlite_database, "postgres": postgres_database}
-    chosen = list(databases) if args.backend == "both" else [args.backend]
-    table: list[str] = []
-    for name in chosen:
-        with databases[name]() as url:
-            table += summary(name, run_backend(name, url, args.seconds))
-    print("\nTargets")
-    print("\n".join(table))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.server import LocalServer
 
 _PATH = re.compile(r"^/(?P<version>v1beta|v1)/models/(?P<model>[^/:]+):generateContent$")
 
@@ -120,69 +122,31 @@ def error_body(code: int, message: str, status: str | None = None) -> dict[str, 
     }
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out and hung up is expected here; don't spray tracebacks on stderr.
-        pass
-
-
 def _json_reply(status: int, payload: Any, delay: float = 0.0) -> Reply:
     return Reply(status=status, body=json.dumps(payload).encode(), delay=delay)
 
 
-class FakeGemini:
+class FakeGemini(LocalServer):
     """The fake server. Use as a context manager (``with FakeGemini() as fake:``) or start()/stop().
 
     Script replies with the ``answer_*`` methods; they are consumed in order, one per request.
     When the script runs out, the fake answers 500 so an unexpected call fails loudly.
     """
 
+    thread_name = "fake-gemini"
+
     def __init__(self, *, api_key: str | None = None) -> None:
+        super().__init__()
         self.expected_api_key = api_key
         """When set, a request without this ``x-goog-api-key`` gets the real 400 answer."""
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
-        # Set on stop() so a deliberately slow reply ends at once instead of holding a thread.
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeGemini:
-        server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
-        self._server = server
-        # A short poll interval keeps stop() (and so each test's teardown) fast.
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.02,), name="fake-gemini", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _handler(self) -> Callable[..., BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     # -- scripting ---------------------------------------------------------------------------
 

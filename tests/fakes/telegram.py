@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fakes.server import LocalServer, send_json
 
 BOT_ID = 7000000001
 BOT_USERNAME = "ChipinBot"
@@ -100,54 +102,30 @@ def chat_type(chat_id: str) -> str:
     return "group" if chat_id.startswith("-") else "private"
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     """The fake server: ``with FakeTelegram() as fake:`` (or start()/stop())."""
 
+    thread_name = "fake-telegram"
+
     def __init__(self, *, token: str = TOKEN, username: str = BOT_USERNAME) -> None:
+        super().__init__()
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.username = username
         self._state = _State()
         self._lock = threading.Lock()
         self._updates_ready = threading.Condition(self._lock)
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeTelegram:
-        server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.02,), name="fake-telegram", daemon=True
-        )
-        self._thread.start()
-        return self
+    def _handler(self) -> Callable[..., BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     def stop(self) -> None:
         self._stopping.set()
         with self._updates_ready:
             self._updates_ready.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeTelegram:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().stop()
 
     @property
     def me(self) -> dict[str, Any]:
@@ -356,13 +334,6 @@ METHODS: dict[str, Callable[[FakeTelegram, dict[str, Any]], Any]] = {
 }
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that gave up (a timeout test) is expected
-
-
 def _make_handler(fake: FakeTelegram) -> Callable[..., BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -391,15 +362,7 @@ def _make_handler(fake: FakeTelegram) -> Callable[..., BaseHTTPRequestHandler]:
             return status, body
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status, HTTPStatus(status).phrase)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
+            send_json(self, status, body)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

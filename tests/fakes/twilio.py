@@ -16,15 +16,15 @@ from __future__ import annotations
 import base64
 import email.utils
 import itertools
-import json
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fakes.server import LocalServer, send_json
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-twilio-auth-token-0123456789ab"
@@ -104,45 +104,21 @@ def error_body(code: int, to: str = "") -> tuple[int, dict[str, Any]]:
     }
 
 
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     """The fake server: ``with FakeTwilio() as fake:`` (or start()/stop())."""
 
+    thread_name = "fake-twilio"
+
     def __init__(self, *, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
         self._state = _State()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> FakeTwilio:
-        self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-twilio", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeTwilio:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _handler(self) -> Callable[..., BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     # -- scripting ---------------------------------------------------------------------------
 
@@ -277,13 +253,6 @@ class FakeTwilio:
         return status, body
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
 def _auth(header: str | None) -> tuple[str, str] | None:
     if not header or not header.startswith("Basic "):
         return None
@@ -307,15 +276,7 @@ def _make_handler(fake: FakeTwilio) -> Callable[..., BaseHTTPRequestHandler]:
             status, body = fake._answer(
                 self.command, path, params, _auth(self.headers.get("Authorization"))
             )
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status, HTTPStatus(status).phrase)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
+            send_json(self, status, body)
 
         do_GET = do_POST
 
