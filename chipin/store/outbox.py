@@ -6,10 +6,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, or_, select, update
+from sqlalchemy import JSON, Connection, and_, bindparam, exists, func, or_, select, text, update
 
 from chipin.store import tables as t
-from chipin.store.sql import insert_ignore
+
+# Compiled once (SQLAlchemy does not cache the dialect on_conflict insert; see inbox.py).
+_ADD = text(
+    "INSERT INTO outbox (channel, conversation_key, recipient, kind, payload, status, attempts,"
+    " next_attempt_at, inbox_id, dedupe_key, created_at, updated_at)"
+    " VALUES (:channel, :conversation_key, :recipient, :kind, :payload, 'pending', 0, :now,"
+    " :inbox_id, :dedupe_key, :now, :now)"
+    " ON CONFLICT DO NOTHING RETURNING id"
+).bindparams(bindparam("payload", type_=JSON), bindparam("now", type_=t.UTCDateTime()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,23 +55,17 @@ class OutboxQueue:
     ) -> int | None:
         """Queue an outbound message; None when ``dedupe_key`` was queued before."""
         row = self.conn.execute(
-            insert_ignore(self.conn, t.outbox)
-            .values(
-                channel=channel,
-                conversation_key=conversation_key,
-                recipient=recipient,
-                kind=kind,
-                payload=payload,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                inbox_id=inbox_id,
-                dedupe_key=dedupe_key,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(t.outbox.c.id)
+            _ADD,
+            {
+                "channel": channel,
+                "conversation_key": conversation_key,
+                "recipient": recipient,
+                "kind": kind,
+                "payload": payload,
+                "now": now,
+                "inbox_id": inbox_id,
+                "dedupe_key": dedupe_key,
+            },
         ).first()
         return int(row[0]) if row else None
 
@@ -126,19 +128,16 @@ class OutboxQueue:
         if self.conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=o)
         ids = [r[0] for r in self.conn.execute(query)]
-        claimed = []
-        for outbox_id in ids:
-            won = self.conn.execute(
-                update(o)
-                .where(and_(o.c.id == outbox_id, unclaimed, o.c.status.in_(waiting)))
-                .values(claimed_by=holder, claimed_until=now + lease)
-            ).rowcount
-            if won:
-                claimed.append(outbox_id)
-        if not claimed:
+        if not ids:
             return []
-        rows = self.conn.execute(select(o).where(o.c.id.in_(claimed)).order_by(o.c.id))
-        return [self._item(r) for r in rows]
+        # one statement claims the batch; a row another dispatcher took meanwhile is skipped
+        rows = self.conn.execute(
+            update(o)
+            .where(and_(o.c.id.in_(ids), unclaimed, o.c.status.in_(waiting)))
+            .values(claimed_by=holder, claimed_until=now + lease)
+            .returning(*o.c)
+        ).all()
+        return sorted((self._item(r) for r in rows), key=lambda item: item.id)
 
     def mark_sent(
         self,
