@@ -5,8 +5,6 @@ strings in the currency's minor units ("20.00", "3000", "1.250")."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from sqlalchemy import Engine
 from chipin.cli_parse import parse_command
 from chipin.cli_telegram import telegram_app
 from chipin.core import services
-from chipin.core.balances import convert_balances
+from chipin.core.balances import MissingRate
 from chipin.core.commands import ImportLedger
 from chipin.core.errors import ChipinError
 from chipin.core.ledger_doc import LedgerDoc, Problem, parse_ledger
@@ -384,55 +382,15 @@ def export(
         fail("--format must be json or csv", 2)
     with open_engine() as engine, domain_errors():
         g = services.find_group(uow(engine), group)
-        doc = services.export_ledger(uow(engine, readonly=True), g.id)
-    text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n" if fmt == "json" else _csv(doc)
+        if fmt == "json":
+            doc = services.export_ledger(uow(engine, readonly=True), g.id)
+            text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+        else:
+            text = services.export_splitwise(uow(engine, readonly=True), g.id)
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-
-
-def _csv(doc: dict[str, Any]) -> str:
-    """The Splitwise export layout: fixed columns, then each member's net effect of the row."""
-    parsed, problems = parse_ledger(doc)
-    assert parsed is not None, problems
-    members = list(parsed.members)
-    buf = io.StringIO()
-    out = csv.writer(buf, lineterminator="\n")
-    out.writerow(["Date", "Description", "Category", "Cost", "Currency", *members])
-    totals: dict[str, dict[str, int]] = {}
-    for _, entry in parsed.entries:
-        effects = entry.effects()
-        is_payment = not hasattr(entry, "split")
-        description = (
-            (entry.notes or "Payment") if is_payment else getattr(entry, "description", "")
-        )
-        category = "Payment" if is_payment else (getattr(entry, "category", None) or "General")
-        out.writerow(
-            [
-                entry.date.isoformat(),
-                description,
-                category,
-                format_minor(entry.amount, entry.currency),
-                entry.currency,
-                *(format_minor(effects.get(m, 0), entry.currency) for m in members),
-            ]
-        )
-        for m, d in effects.items():
-            totals.setdefault(entry.currency, {}).setdefault(m, 0)
-            totals[entry.currency][m] += d
-    for currency, amounts in sorted(totals.items()):
-        out.writerow(
-            [
-                "",
-                "Total balance",
-                "",
-                "",
-                currency,
-                *(format_minor(amounts.get(m, 0), currency) for m in members),
-            ]
-        )
-    return buf.getvalue()
 
 
 # -- balances, settle, history -----------------------------------------------------------------
@@ -452,19 +410,11 @@ def balances(
         by_currency = services.group_balances(uow(engine, readonly=True), g.id)
         if in_currency:
             target = normalize_currency(in_currency)
-            with uow(engine, readonly=True) as u:
-                rates = u.ledger.rates(g.id)
-            if target == g.currency:
-                rates = {**rates}
-            else:
-                # group rates are in the group's currency; re-base them on the target
-                base = rates.get(target)
-                if base is None:
-                    fail(
-                        f"no rate for {target}; set one with `chipin rate {g.name!r} {target} RATE`"
-                    )
-                rates = {c: r / base for c, r in rates.items()} | {g.currency: 1 / base}
-            by_currency = {target: convert_balances(by_currency, rates, target)}
+            try:
+                converted = services.converted_balances(uow(engine, readonly=True), g.id, target)
+            except MissingRate as missing:
+                fail(f"{missing}: `chipin rate {g.name!r} {missing.target} RATE`")
+            by_currency = {target: converted}
     data = {
         c: {m: format_minor(a, c) for m, a in sorted(v.items())} for c, v in by_currency.items()
     }

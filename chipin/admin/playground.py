@@ -28,7 +28,7 @@ from chipin.bot.messages import InboundMessage
 from chipin.core import services
 from chipin.core.errors import ChipinError
 from chipin.core.money import format_minor
-from chipin.core.records import Group, Member
+from chipin.core.records import Group, Member, name_key
 from chipin.settings import Settings
 from chipin.store import tables as t
 from chipin.store.conversations import Conversation
@@ -104,7 +104,7 @@ def _clean_text(value: str) -> str:
 def _distinct(names: list[str]) -> list[str]:
     seen: dict[str, str] = {}
     for name in names:
-        seen.setdefault(services.name_key(name), name)
+        seen.setdefault(name_key(name), name)
     return list(seen.values())
 
 
@@ -159,10 +159,8 @@ class Room:
         return self.conversation.key
 
     def member(self, name: str) -> Member | None:
-        wanted = services.name_key(name)
-        return next(
-            (m for m in self.members if m.active and services.name_key(m.name) == wanted), None
-        )
+        wanted = name_key(name)
+        return next((m for m in self.members if m.active and name_key(m.name) == wanted), None)
 
     def to_json(self) -> dict[str, Any]:
         return {

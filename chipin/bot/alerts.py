@@ -10,7 +10,7 @@ threshold re-arms it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from chipin.bot.messages import Reply
 from chipin.bot.render import render
+from chipin.bot.replies import totals_view
 from chipin.bot.views import entry_view
 from chipin.core import services
 from chipin.core.balances import passbook
@@ -39,7 +40,7 @@ from chipin.core.entries import Expense
 from chipin.core.errors import ChipinError
 from chipin.core.ledger_doc import parse_entry
 from chipin.core.money import currency_exponent
-from chipin.core.records import Group
+from chipin.core.records import Group, StoredEntry
 from chipin.core.recurrence import due
 from chipin.core.reports import PERIOD_LABELS, period_range, spending
 from chipin.store.schedule import RecurringRule, ScheduleRepository
@@ -265,21 +266,7 @@ def budget_checks(
 
 def _totals(uow: SqlUnitOfWork, group: Group, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
     entries = [s.entry for s in uow.ledger.entries_between(group.id, start, end)]
-    return [
-        {
-            "currency": t.currency,
-            "amount": t.total,
-            "by_category": [
-                {"name": k, "amount": v}
-                for k, v in sorted(t.by_category.items(), key=lambda kv: -kv[1])
-            ],
-            "by_member": [
-                {"name": k, "amount": v}
-                for k, v in sorted(t.by_member.items(), key=lambda kv: -kv[1])
-            ],
-        }
-        for t in spending(entries)
-    ]
+    return [totals_view(t) for t in spending(entries)]
 
 
 def send_digest(
@@ -313,9 +300,9 @@ def send_digest(
     return True
 
 
-def owing_since(uow: SqlUnitOfWork, group: Group, member: str) -> dict[str, tuple[int, dt.date]]:
-    """Per currency, what ``member`` owes now and since when their balance has been negative."""
-    stored = list(uow.ledger.entries(group.id))
+def owing_since(stored: Sequence[StoredEntry], member: str) -> dict[str, tuple[int, dt.date]]:
+    """Per currency, what ``member`` owes now and since when their balance has been negative,
+    from the group's entries in ledger order."""
     running: dict[str, tuple[int, dt.date | None]] = {}
     for line in passbook(((str(s.id), s.entry) for s in stored), member):
         _, since = running.get(line.currency, (0, None))
@@ -339,8 +326,9 @@ def send_reminders(
     sent_count = 0
     debtors = {m for amounts in balances.values() for m, a in amounts.items() if a < 0}
     members = {m.name: m for m in uow.ledger.members(group.id)}
+    stored = list(uow.ledger.entries(group.id)) if debtors else []
     for name in sorted(debtors):
-        for currency, (owed, since) in owing_since(uow, group, name).items():
+        for currency, (owed, since) in owing_since(stored, name).items():
             if (today - since).days <= after_days or name not in members:
                 continue
             slot = today.toordinal() // every_days

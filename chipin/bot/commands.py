@@ -25,10 +25,11 @@ PLAIN_COMMANDS = {
 }
 """Whole messages that are commands without a slash."""
 REMOVE_BUDGET = re.compile(
-    r"^(?:remove|delete|cancel|drop|stop)\s+(?:the\s+|our\s+|my\s+)?"
-    r"(?:(?:weekly|monthly|yearly)\s+)?(?:[a-z][\w-]*\s+)?budget\b",
+    r"^(?:/budget\s+)?(?:remove|delete|cancel|drop|stop)\s+(?:the\s+|our\s+|my\s+)?"
+    r"(?:(?P<period>weekly|monthly|yearly)\s+)?(?:(?P<category>[a-z][\w-]*)\s+)?budget\b",
     re.IGNORECASE,
 )
+""""remove the food budget", "/budget remove monthly food budget"."""
 
 ALIASES = {
     "start": "help",

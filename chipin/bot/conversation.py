@@ -20,14 +20,13 @@ from chipin.bot.alerts import check_budgets
 from chipin.bot.commands import read_command
 from chipin.bot.messages import InboundMessage
 from chipin.bot.turns import Outcome, Scene, Turn
-from chipin.core.records import Group, Member
+from chipin.core.records import Group, Member, name_key
 from chipin.parsing.gemini import GeminiParser
 from chipin.parsing.intents import ParseContext
 from chipin.parsing.recurrence import split_recurrence
 from chipin.parsing.router import parse_text
 from chipin.settings import Settings
 from chipin.store.inbox import InboxItem
-from chipin.store.repository import name_key
 from chipin.store.uow import SqlUnitOfWork
 
 log = structlog.get_logger("chipin.bot")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from chipin.bot.commands import read_settle_args
@@ -17,6 +17,7 @@ from chipin.core.ledger_doc import entry_to_json
 from chipin.core.money import allocate, normalize_currency, to_minor
 from chipin.core.splits import AdjustmentSplit, EqualSplit, ExactSplit, PercentSplit, SharesSplit
 from chipin.parsing import intents as it
+from chipin.parsing.amounts import parse_number
 from chipin.parsing.roster import roster_for
 from chipin.store.uow import SqlUnitOfWork
 
@@ -234,12 +235,10 @@ def settle_with(
         )
     try:
         currency = normalize_currency(parsed.currency or scene.group.currency)
-        raw = (
-            parsed.amount.replace(",", ".")
-            if parsed.amount.count(",") == 1 and "." not in parsed.amount
-            else parsed.amount.replace(",", "")
-        )
-        amount = to_minor(Decimal(raw), currency)
+        number = parse_number(parsed.amount, currency)
+        if number is None:
+            raise InvalidOperation(f"{parsed.amount!r} is not an amount")
+        amount = to_minor(number, currency)
         payment = Payment(
             currency,
             amount,

@@ -27,7 +27,7 @@ from chipin.bot import buttons, member_notices
 from chipin.bot.messages import InboundMessage, Reply
 from chipin.bot.replies import notice
 from chipin.bot.turns import Outcome, Scene, Turn
-from chipin.core.records import Group
+from chipin.core.records import Group, name_key
 from chipin.store.phones import (
     PHONE_CHANNELS,
     Contact,
@@ -36,7 +36,6 @@ from chipin.store.phones import (
     mask_phone,
     region_of,
 )
-from chipin.store.repository import name_key
 from chipin.store.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:

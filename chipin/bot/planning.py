@@ -8,10 +8,10 @@ set up), "/recurring", "/recurring cancel 2", "/category 12 groceries".
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from chipin.bot.alerts import check_budgets
+from chipin.bot.commands import REMOVE_BUDGET
 from chipin.bot.messages import Action, Reply
 from chipin.bot.replies import notice
 from chipin.bot.turns import Outcome, Scene
@@ -28,11 +28,6 @@ from chipin.parsing.recurrence import Recurrence
 from chipin.store.schedule import ScheduleRepository
 from chipin.store.uow import SqlUnitOfWork
 
-REMOVE_BUDGET = re.compile(
-    r"^(?:/budget\s+)?(?:remove|delete|cancel|drop|stop)\s+(?:the\s+|our\s+|my\s+)?"
-    r"(?:(?P<period>weekly|monthly|yearly)\s+)?(?:(?P<category>[a-z][\w-]*)\s+)?budget\b",
-    re.IGNORECASE,
-)
 ADJECTIVE_PERIOD = {"weekly": "week", "monthly": "month", "yearly": "year"}
 DIGEST_PERIODS = {
     "weekly": "week",

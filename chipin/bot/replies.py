@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chipin.bot.messages import Action, Reply
 from chipin.core import services
@@ -55,6 +55,20 @@ def balances_reply(uow: SqlUnitOfWork, group: Group) -> Reply:
     return Reply("balances", {"group": group.name, "currencies": currencies})
 
 
+def totals_view(total: SpendingTotal) -> dict[str, Any]:
+    """A currency's spending as the report and digest templates read it, biggest first."""
+
+    def biggest_first(parts: dict[str, int]) -> list[dict[str, Any]]:
+        return [{"name": k, "amount": v} for k, v in sorted(parts.items(), key=lambda kv: -kv[1])]
+
+    return {
+        "currency": total.currency,
+        "amount": total.total,
+        "by_category": biggest_first(total.by_category),
+        "by_member": biggest_first(total.by_member),
+    }
+
+
 def spending_reply(
     engine: ConversationEngine, uow: SqlUnitOfWork, scene: Scene, intent: it.ShowSpending
 ) -> Reply:
@@ -84,19 +98,7 @@ def spending_reply(
             "category": intent.category,
             "member": intent.member,
             "totals": [
-                {
-                    "currency": t.currency,
-                    "amount": t.total,
-                    "previous": previous.get(t.currency, 0) if before else None,
-                    "by_category": [
-                        {"name": k, "amount": v}
-                        for k, v in sorted(t.by_category.items(), key=lambda kv: -kv[1])
-                    ],
-                    "by_member": [
-                        {"name": k, "amount": v}
-                        for k, v in sorted(t.by_member.items(), key=lambda kv: -kv[1])
-                    ],
-                }
+                totals_view(t) | {"previous": previous.get(t.currency, 0) if before else None}
                 for t in totals_between(start, end)
             ],
         },

@@ -10,29 +10,21 @@ failing is parked as failed after a few tries so its conversation moves on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import os
-import socket
-import uuid
 from collections.abc import Callable
 
 import structlog
 from sqlalchemy import Engine
 
+from chipin.bot.claims import drain, keep_claiming
 from chipin.bot.conversation import ConversationEngine
-from chipin.bot.messages import InboundMessage, Reply
+from chipin.bot.messages import Reply
 from chipin.bot.render import render
 from chipin.bot.turns import Outcome, Turn
 from chipin.store.inbox import InboxItem
 from chipin.store.uow import SqlUnitOfWork
 
 log = structlog.get_logger("chipin.worker")
-
-
-def holder_id(role: str) -> str:
-    """Who holds a lease: readable in the dashboard, unique per process and task."""
-    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class LeaseLost(Exception):
@@ -184,36 +176,10 @@ class Worker:
         self, stop: asyncio.Event, wake: asyncio.Event, *, concurrency: int = 8, poll: float = 0.2
     ) -> None:
         """Run ``concurrency`` claimers until ``stop`` is set; ``wake`` cuts the idle wait."""
-
-        async def slot() -> None:
-            holder, failures = holder_id("worker"), 0
-            while not stop.is_set():
-                try:
-                    handled = await self.run_once(holder)
-                    failures = 0
-                except Exception:
-                    # the database is down or similar: log, then back off instead of spinning
-                    failures += 1
-                    log.exception("chipin.worker_error", failures=failures)
-                    handled = 0
-                if handled == 0:
-                    wake.clear()
-                    idle = poll if failures == 0 else min(30.0, poll * 2**failures)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait() if failures == 0 else stop.wait(), idle)
-
-        await asyncio.gather(*(slot() for _ in range(concurrency)))
+        await asyncio.gather(
+            *(keep_claiming(self.run_once, "worker", stop, wake, poll) for _ in range(concurrency))
+        )
 
     async def drain(self, *, limit: int = 10_000) -> int:
         """Handle everything pending now (tests, `chipin chat`, `run-once` style use)."""
-        holder, total = holder_id("drain"), 0
-        while total < limit:
-            handled = await self.run_once(holder)
-            if handled == 0:
-                break
-            total += handled
-        return total
-
-
-def inbound(item: InboxItem) -> InboundMessage:
-    return InboundMessage.from_json(item.payload)
+        return await drain(self.run_once, limit=limit)

@@ -9,6 +9,12 @@ from typing import Any
 from chipin.core.entries import Entry
 
 
+def name_key(name: str) -> str:
+    """Member and group names match case-insensitively, with white space folded ("ana  Costa"
+    and "Ana Costa" are one person)."""
+    return " ".join(name.split()).casefold()
+
+
 @dataclass(frozen=True, slots=True)
 class Group:
     id: int

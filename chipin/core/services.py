@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chipin.core.balances import PassbookLine, passbook
+from chipin.core.balances import MissingRate, PassbookLine, convert_balances, passbook
 from chipin.core.commands import (
     AddExpense,
     DeleteEntry,
@@ -27,8 +27,9 @@ from chipin.core.errors import ChipinError, EntryNotFound, UnknownMember
 from chipin.core.ledger_doc import entry_to_json, ledger_to_json
 from chipin.core.money import normalize_currency
 from chipin.core.ports import Balances, UnitOfWork
-from chipin.core.records import Group, Member
+from chipin.core.records import Group, Member, name_key
 from chipin.core.settle import Transfer, settle_plan
+from chipin.core.splitwise import write_splitwise_csv
 
 Clock = Callable[[], dt.datetime]
 
@@ -96,11 +97,6 @@ def add_members(
         added = [uow.ledger.add_member(group_id, n, clock(), is_guest=guest) for n in names]
         uow.commit()
     return added
-
-
-def name_key(name: str) -> str:
-    """Member and group names match case-insensitively, with white space folded."""
-    return " ".join(name.split()).casefold()
 
 
 def _check_members(uow: UnitOfWork, group_id: int, entry: Entry) -> None:
@@ -213,6 +209,22 @@ def group_balances(uow: UnitOfWork, group_id: int) -> Balances:
         return uow.ledger.balances(group_id)
 
 
+def converted_balances(uow: UnitOfWork, group_id: int, target: str) -> dict[str, int]:
+    """Every balance in ``target`` at the group's rates (set in the group's own currency, so
+    they are re-based when converting into another one); sums to zero."""
+    target = normalize_currency(target)
+    with uow:
+        group = uow.ledger.group(group_id)
+        rates = uow.ledger.rates(group_id)
+        by_currency = uow.ledger.balances(group_id)
+    if target != group.currency:
+        base = rates.get(target)
+        if base is None:
+            raise MissingRate(group.currency, target)
+        rates = {c: r / base for c, r in rates.items()} | {group.currency: 1 / base}
+    return convert_balances(by_currency, rates, target)
+
+
 def check_balances(uow: UnitOfWork, group_id: int) -> list[str]:
     """Differences between the running totals and a full recompute (empty when they agree)."""
     with uow:
@@ -303,6 +315,14 @@ def import_ledger(cmd: ImportLedger, uow: UnitOfWork, clock: Clock = utcnow) -> 
             uow.ledger.set_rate(group.id, currency, rate, now)
         uow.commit()
     return LedgerImported(group.id, group.name, added, skipped, new_members, now)
+
+
+def export_splitwise(uow: UnitOfWork, group_id: int) -> str:
+    """The group's entries in the Splitwise CSV layout (``chipin import --from splitwise``)."""
+    with uow:
+        members = [m.name for m in uow.ledger.members(group_id)]
+        entries = [s.entry for s in uow.ledger.entries(group_id, by_date=False)]
+    return write_splitwise_csv(members, entries)
 
 
 def export_ledger(uow: UnitOfWork, group_id: int) -> dict[str, object]:

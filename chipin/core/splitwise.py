@@ -14,11 +14,12 @@ import datetime as dt
 import hashlib
 import io
 from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from chipin.core.entries import Entry, Expense, Payment
 from chipin.core.errors import ChipinError
 from chipin.core.ledger_doc import LedgerDoc, Problem
-from chipin.core.money import allocate, normalize_currency, parse_minor
+from chipin.core.money import allocate, format_minor, normalize_currency, parse_minor
 from chipin.core.splits import ExactSplit
 
 FIXED = ("Date", "Description", "Category", "Cost", "Currency")
@@ -140,3 +141,44 @@ def parse_splitwise_csv(
         members=tuple(names),
         entries=tuple(entries),
     ), []
+
+
+def write_splitwise_csv(members: Sequence[str], entries: Iterable[Entry]) -> str:
+    """The Splitwise export layout: fixed columns, then each member's net effect of the row,
+    then a "Total balance" row per currency (what :func:`parse_splitwise_csv` reads back)."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow([*FIXED, *members])
+    totals: dict[str, dict[str, int]] = {}
+    for entry in entries:
+        effects = entry.effects()
+        if isinstance(entry, Payment):
+            description, category = entry.notes or "Payment", "Payment"
+        else:
+            description, category = entry.description, entry.category or "General"
+        currency = entry.currency
+        out.writerow(
+            [
+                entry.date.isoformat(),
+                description,
+                category,
+                format_minor(entry.amount, currency),
+                currency,
+                *(format_minor(effects.get(m, 0), currency) for m in members),
+            ]
+        )
+        running = totals.setdefault(currency, {})
+        for m, delta in effects.items():
+            running[m] = running.get(m, 0) + delta
+    for currency, amounts in sorted(totals.items()):
+        out.writerow(
+            [
+                "",
+                "Total balance",
+                "",
+                "",
+                currency,
+                *(format_minor(amounts.get(m, 0), currency) for m in members),
+            ]
+        )
+    return buf.getvalue()

@@ -10,7 +10,6 @@ messages are cancelled instead of retried into the void.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import random
 from collections.abc import Callable, Mapping
@@ -18,8 +17,8 @@ from collections.abc import Callable, Mapping
 import structlog
 from sqlalchemy import Engine
 
+from chipin.bot.claims import drain, keep_claiming
 from chipin.bot.messages import ChannelAdapter, SendError, SendResult
-from chipin.bot.worker import holder_id
 from chipin.store.outbox import OutboxItem
 from chipin.store.uow import SqlUnitOfWork
 
@@ -153,30 +152,11 @@ class Dispatcher:
         return len(items)
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, poll: float = 0.2) -> None:
-        holder, failures = holder_id("dispatcher"), 0
-        while not stop.is_set():
-            try:
-                sent = await self.run_once(holder)
-                failures = 0
-            except Exception:
-                failures += 1  # back off while the database is unreachable
-                log.exception("chipin.dispatcher_error", failures=failures)
-                sent = 0
-            if sent == 0:
-                wake.clear()
-                idle = poll if failures == 0 else min(30.0, poll * 2**failures)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait() if failures == 0 else stop.wait(), idle)
+        await keep_claiming(self.run_once, "dispatcher", stop, wake, poll)
 
     async def drain(self, *, limit: int = 10_000) -> int:
         """Send everything due now (tests and the terminal chat)."""
-        holder, total = holder_id("drain"), 0
-        while total < limit:
-            sent = await self.run_once(holder)
-            if sent == 0:
-                break
-            total += sent
-        return total
+        return await drain(self.run_once, limit=limit)
 
 
 def _conversation(uow: SqlUnitOfWork, item: OutboxItem) -> int | None:

@@ -17,7 +17,7 @@ from chipin.core.codec import rename_split, split_from_json, split_to_json
 from chipin.core.entries import Entry, Expense, Payment
 from chipin.core.errors import EntryNotFound, UnknownMember
 from chipin.core.ports import Balances
-from chipin.core.records import AuditRecord, Group, Member, StoredEntry
+from chipin.core.records import AuditRecord, Group, Member, StoredEntry, name_key
 from chipin.core.settle import Transfer
 from chipin.store import tables as t
 
@@ -35,11 +35,6 @@ def _new_id(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
-
-
-def name_key(name: str) -> str:
-    """Names are unique per group case-insensitively ("ana" and "Ana" are one person)."""
-    return " ".join(name.split()).casefold()
 
 
 class SqlLedgerRepository:
