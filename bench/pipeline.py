@@ -85,11 +85,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import load, machine, postgres_database, server_context, terminate
-from sqlalchemy import Engine, and_, event, func, select, text
 
-from chipin.store import tables as t
-from chipin.store.db import make_engine
+ROOT = Path(__file__).resolve().parents[1]
+# bench/telegram.py and bench/twilio.py would shadow the `telegram` and `twilio` packages.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, and_, event, func, select, text  # noqa: E402
+
+from bench.common import (  # noqa: E402 - after the path fix
+    load,
+    machine,
+    postgres_database,
+    server_context,
+    terminate,
+)
+from chipin.store import tables as t  # noqa: E402
+from chipin.store.db import make_engine  # noqa: E402
 
 CHIPIN = str(Path(sys.executable).with_name("chipin"))
 HERE = Path(__file__).resolve()
@@ -1560,12 +1572,13 @@ def profile(args: argparse.Namespace) -> int:
             rooms = profile_groups(engine, rng)
             phases = Phases(engine)
             for owner, attr, name in (
-                (Worker, "_claim", "worker: claim conversation"),
-                (ConversationEngine, "prepare", "worker: prepare"),
+                (Worker, "claim", "worker: claim conversations"),
+                (Worker, "read", "worker: read a round (snapshot)"),
+                (ConversationEngine, "finish", "worker: parse"),
                 (ConversationEngine, "_find_group", "  find group (conversation, group)"),
                 (ConversationEngine, "_context", "  parse context (members)"),
                 (conversation_module, "parse_text", "  parse (rules)"),
-                (Worker, "_apply", "worker: apply transaction"),
+                (Worker, "apply_round", "worker: apply a round (transaction)"),
                 (InboxQueue, "renew", "  renew lease"),
                 (ConversationEngine, "apply", "  conversation.apply"),
                 (handlers_module, "on_intent", "    handler (ledger write or balances)"),
@@ -1573,7 +1586,7 @@ def profile(args: argparse.Namespace) -> int:
                 (worker_module, "render", "  render reply"),
                 (OutboxQueue, "add", "  outbox insert"),
                 (InboxQueue, "complete", "  inbox complete"),
-                (Worker, "_release", "worker: release lease"),
+                (Worker, "release", "worker: release leases"),
                 (Dispatcher, "_claim", "dispatcher: claim due"),
                 (Dispatcher, "_sent", "dispatcher: mark sent"),
                 (Dispatcher, "_sent_many", "dispatcher: mark batch sent"),

@@ -9,8 +9,10 @@ the conversation's group) is in the database, never in process memory.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -24,7 +26,7 @@ from chipin.core.records import Group, Member, name_key
 from chipin.parsing.gemini import GeminiParser
 from chipin.parsing.intents import ParseContext
 from chipin.parsing.recurrence import split_recurrence
-from chipin.parsing.router import parse_text
+from chipin.parsing.router import parse_offline, parse_text
 from chipin.settings import Settings
 from chipin.store.inbox import InboxItem
 from chipin.store.uow import SqlUnitOfWork
@@ -35,6 +37,13 @@ UowFactory = Callable[..., SqlUnitOfWork]
 Clock = Callable[[], dt.datetime]
 SELF_NAMED_CHANNELS = ("web", "cli")
 """Channels where the sender id *is* the member name (the playground and the terminal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToParse:
+    """A turn whose text still has to go through the parser (against ``turn.ctx``)."""
+
+    turn: Turn
 
 
 def is_personal(message: InboundMessage) -> bool:
@@ -63,30 +72,62 @@ class ConversationEngine:
     # -- step 1: outside any write transaction ---------------------------------------------
 
     async def prepare(self, uow_factory: UowFactory, item: InboxItem) -> Turn:
+        """:meth:`read` in a read-only unit of work of its own, then :meth:`finish`."""
+        with uow_factory(readonly=True) as uow:
+            step = self.read(uow, item)
+        return await self.finish(step)
+
+    def read(self, uow: SqlUnitOfWork, item: InboxItem) -> Turn | ToParse:
+        """The database half of step 1 (the worker reads many messages in one snapshot): a
+        finished turn, or the text and context still to parse."""
         message = InboundMessage.from_json(item.payload)
         turn = Turn(item.id, message, item.conversation_key)
         if message.kind != "message" or not message.text.strip() or is_personal(message):
             return turn
-        with uow_factory(readonly=True) as uow:
-            if message.channel in phone.PHONE_CHANNELS:
-                message = phone.scoped(uow, message)
-                if phone.handles(message):  # keywords and group commands: nothing to parse
-                    return Turn(item.id, message, item.conversation_key)
-            group = self._find_group(uow, message)
-            if group is not None:
-                message = mentions.resolve(self, uow, group, message)
-            ctx = self._context(uow, group, message) if group else None
+        if message.channel in phone.PHONE_CHANNELS:
+            message = phone.scoped(uow, message)
+            if phone.handles(message):  # keywords and group commands: nothing to parse
+                return Turn(item.id, message, item.conversation_key)
+        group = self._find_group(uow, message)
+        if group is not None:
+            message = mentions.resolve(self, uow, group, message)
+        ctx = self._context(uow, group, message) if group else None
         roster = ctx.members if ctx else ()
         command = read_command(message.text, roster)
         if command is not None:
             return Turn(item.id, message, item.conversation_key, ctx=ctx, command=command)
         if ctx is None:  # a first message in a new chat: parse against the group it will get
             ctx = mentions.with_mentioned(self._new_context(message), message)
-        text, recurrence = split_recurrence(message.text)
-        intent = await parse_text(text, ctx, mode=self.settings.parser, gemini=self.gemini)
-        return Turn(
-            item.id, message, item.conversation_key, ctx=ctx, intent=intent, recurrence=recurrence
-        )
+        return ToParse(Turn(item.id, message, item.conversation_key, ctx=ctx))
+
+    @property
+    def offline(self) -> bool:
+        """Every parse is the rules parser's (no Gemini configured, or PARSER=rules): cheap
+        enough that the worker reads, parses and applies a message in one transaction."""
+        return self.settings.parser == "rules" or self.gemini is None
+
+    def prepare_offline(self, uow: SqlUnitOfWork, item: InboxItem) -> Turn:
+        """Step 1 without a Gemini call, in the caller's unit of work."""
+        step = self.read(uow, item)
+        if isinstance(step, Turn):
+            return step
+        turn = step.turn
+        assert turn.ctx is not None
+        text, recurrence = split_recurrence(turn.message.text)
+        intent = parse_offline(text, turn.ctx, mode=self.settings.parser, gemini=self.gemini)
+        if intent is None:
+            raise RuntimeError("this message needs Gemini: prepare it outside the transaction")
+        return dataclasses.replace(turn, intent=intent, recurrence=recurrence)
+
+    async def finish(self, step: Turn | ToParse) -> Turn:
+        """The parsing half of step 1, outside any transaction (a Gemini call may be slow)."""
+        if isinstance(step, Turn):
+            return step
+        turn = step.turn
+        assert turn.ctx is not None
+        text, recurrence = split_recurrence(turn.message.text)
+        intent = await parse_text(text, turn.ctx, mode=self.settings.parser, gemini=self.gemini)
+        return dataclasses.replace(turn, intent=intent, recurrence=recurrence)
 
     # -- step 2: inside the worker's transaction ---------------------------------------------
 

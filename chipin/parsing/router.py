@@ -50,24 +50,51 @@ async def parse_text(
     Raises ValueError for an unknown ``mode`` or for ``mode="gemini"`` without a parser (a
     configuration error that should stop startup, not be answered per message).
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown parser mode {mode!r}; expected one of {', '.join(MODES)}")
-    if mode == "gemini" and gemini is None:
-        raise ValueError("PARSER=gemini needs a Gemini parser: set GEMINI_API_KEY")
-
-    # The rules run first in every mode: they are cheap, and they are the fallback when the
-    # model fails. validate_intent is idempotent, so re-checking their output costs nothing.
+    _check_mode(mode, gemini)
     rules = validate_intent(parse_rules(text, ctx), ctx)
-    if mode == "rules" or gemini is None:
-        return rules
-    if mode == "auto" and rules_are_confident(rules, confident_at):
-        return rules
-
+    offline = _offline_answer(rules, mode=mode, gemini=gemini, confident_at=confident_at)
+    if offline is not None:
+        return offline
+    assert gemini is not None
     try:
         return await gemini.parse(text, ctx)
     except GeminiError as exc:
         logger.warning("gemini gave no usable answer (%s); using the rules result", exc.reason)
         return _fallback(rules)
+
+
+def parse_offline(
+    text: str,
+    ctx: ParseContext,
+    *,
+    mode: str = "auto",
+    gemini: GeminiParser | None = None,
+    confident_at: float = RULES_CONFIDENT,
+) -> Intent | None:
+    """:func:`parse_text`'s answer when it needs no Gemini call, else None. Synchronous, so
+    the worker can parse inside its transaction when the parse is this cheap."""
+    _check_mode(mode, gemini)
+    rules = validate_intent(parse_rules(text, ctx), ctx)
+    return _offline_answer(rules, mode=mode, gemini=gemini, confident_at=confident_at)
+
+
+def _check_mode(mode: str, gemini: GeminiParser | None) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown parser mode {mode!r}; expected one of {', '.join(MODES)}")
+    if mode == "gemini" and gemini is None:
+        raise ValueError("PARSER=gemini needs a Gemini parser: set GEMINI_API_KEY")
+
+
+def _offline_answer(
+    rules: Intent, *, mode: str, gemini: GeminiParser | None, confident_at: float
+) -> Intent | None:
+    # The rules run first in every mode: they are cheap, and they are the fallback when the
+    # model fails. validate_intent is idempotent, so re-checking their output costs nothing.
+    if mode == "rules" or gemini is None:
+        return rules
+    if mode == "auto" and rules_are_confident(rules, confident_at):
+        return rules
+    return None
 
 
 def _fallback(rules: Intent) -> Intent:

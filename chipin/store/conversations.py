@@ -31,14 +31,23 @@ def conversation_key(channel: str, external_id: str) -> str:
 
 
 class ConversationRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(
+        self, conn: Connection, cache: dict[tuple[str, str], Conversation | None] | None = None
+    ) -> None:
         self.conn = conn
+        self._cache: dict[tuple[str, str], Conversation | None] = {} if cache is None else cache
+        """(channel, external id) → conversation, for one unit of work: a message looks its
+        conversation up several times (the group, the member, the reply). Any write here
+        empties it; the unit of work empties it on rollback."""
 
     @staticmethod
     def _record(r: Any) -> Conversation:
         return Conversation(r.id, r.channel, r.external_id, r.group_id, r.title, bool(r.active))
 
     def get(self, channel: str, external_id: str) -> Conversation | None:
+        key = (channel, external_id)
+        if key in self._cache:
+            return self._cache[key]
         row = self.conn.execute(
             select(t.conversations).where(
                 and_(
@@ -47,7 +56,8 @@ class ConversationRepository:
                 )
             )
         ).first()
-        return self._record(row) if row else None
+        found = self._cache[key] = self._record(row) if row else None
+        return found
 
     def by_id(self, conversation_id: int) -> Conversation | None:
         row = self.conn.execute(
@@ -67,6 +77,7 @@ class ConversationRepository:
         found = self.get(channel, external_id)
         if found is not None:
             return found
+        self._cache.clear()
         self.conn.execute(
             insert_ignore(self.conn, t.conversations)
             .values(
@@ -84,6 +95,7 @@ class ConversationRepository:
         return created
 
     def update(self, conversation_id: int, now: dt.datetime, **fields: Any) -> None:
+        self._cache.clear()
         self.conn.execute(
             update(t.conversations)
             .where(t.conversations.c.id == conversation_id)

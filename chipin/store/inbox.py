@@ -140,6 +140,90 @@ class InboxQueue:
                 return str(key)
         return None
 
+    def claim_conversations(
+        self, holder: str, now: dt.datetime, lease: dt.timedelta, limit: int
+    ) -> list[str]:
+        """Take the leases of up to ``limit`` conversations with pending messages, oldest
+        waiting first, in one statement: the worker handles them in one batch."""
+        free = or_(
+            t.conversation_leases.c.holder.is_(None), t.conversation_leases.c.lease_until < now
+        )
+        oldest = (
+            select(func.min(t.inbox.c.id))
+            .where(
+                and_(
+                    t.inbox.c.conversation_key == t.conversation_leases.c.conversation_key,
+                    t.inbox.c.status == "pending",
+                )
+            )
+            .scalar_subquery()
+        )
+        query = (
+            select(t.conversation_leases.c.conversation_key)
+            .where(and_(free, oldest.is_not(None)))
+            .order_by(oldest)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=t.conversation_leases)
+        keys = [str(key) for (key,) in self.conn.execute(query)]
+        if not keys:
+            return []
+        # the condition again: on SQLite (one writer at a time) it is already true; on
+        # PostgreSQL the rows are locked by the SELECT, so no other claimer can have won them
+        won = self.conn.execute(
+            update(t.conversation_leases)
+            .where(and_(t.conversation_leases.c.conversation_key.in_(keys), free))
+            .values(holder=holder, lease_until=now + lease)
+            .returning(t.conversation_leases.c.conversation_key)
+        )
+        taken = {str(key) for (key,) in won}
+        return [key for key in keys if key in taken]
+
+    def pending_of(self, keys: list[str], limit: int) -> dict[str, list[InboxItem]]:
+        """The pending messages of ``keys``, each conversation's in arrival order; at most
+        ``limit`` in all (oldest first, so every list is a prefix of its conversation's)."""
+        rows = self.conn.execute(
+            select(t.inbox)
+            .where(and_(t.inbox.c.conversation_key.in_(keys), t.inbox.c.status == "pending"))
+            .order_by(t.inbox.c.id)
+            .limit(limit)
+        )
+        found: dict[str, list[InboxItem]] = {}
+        for r in rows:
+            found.setdefault(r.conversation_key, []).append(self._item(r))
+        return found
+
+    def renew_many(
+        self, keys: list[str], holder: str, now: dt.datetime, lease: dt.timedelta
+    ) -> set[str]:
+        """Extend our leases of ``keys``; returns those we still hold (the fence: a worker
+        whose lease expired and was taken over writes nothing for that conversation)."""
+        held = self.conn.execute(
+            update(t.conversation_leases)
+            .where(
+                and_(
+                    t.conversation_leases.c.conversation_key.in_(keys),
+                    t.conversation_leases.c.holder == holder,
+                )
+            )
+            .values(lease_until=now + lease)
+            .returning(t.conversation_leases.c.conversation_key)
+        )
+        return {str(key) for (key,) in held}
+
+    def release_many(self, keys: list[str], holder: str) -> None:
+        self.conn.execute(
+            update(t.conversation_leases)
+            .where(
+                and_(
+                    t.conversation_leases.c.conversation_key.in_(keys),
+                    t.conversation_leases.c.holder == holder,
+                )
+            )
+            .values(holder=None, lease_until=None)
+        )
+
     def pending(self, key: str, limit: int = 50) -> list[InboxItem]:
         rows = self.conn.execute(
             select(t.inbox)

@@ -15,7 +15,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import NestedTransaction
 
-from chipin.store.conversations import ConversationRepository
+from chipin.store.conversations import Conversation, ConversationRepository
 from chipin.store.drafts import DraftRepository
 from chipin.store.inbox import InboxQueue
 from chipin.store.outbox import OutboxQueue
@@ -35,6 +35,7 @@ class SqlUnitOfWork:
         self._conn: Connection | None = None
         self._ledger: SqlLedgerRepository | None = None
         self._savepoints: list[NestedTransaction] = []
+        self._conversations: dict[tuple[str, str], Conversation | None] = {}
 
     def __enter__(self) -> Self:
         if self._conn is not None:
@@ -62,7 +63,7 @@ class SqlUnitOfWork:
             savepoint = self._savepoints.pop()
             if savepoint.is_active:
                 savepoint.rollback()
-                self.ledger.forget_cache()
+                self._forget()
             return
         assert self._conn is not None
         try:
@@ -72,6 +73,7 @@ class SqlUnitOfWork:
             self._conn.close()
             self._conn = None
             self._ledger = None
+            self._conversations.clear()
 
     @property
     def ledger(self) -> SqlLedgerRepository:
@@ -93,7 +95,7 @@ class SqlUnitOfWork:
 
     @property
     def conversations(self) -> ConversationRepository:
-        return ConversationRepository(self.connection)
+        return ConversationRepository(self.connection, self._conversations)
 
     @property
     def drafts(self) -> DraftRepository:
@@ -109,7 +111,11 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         if self._savepoints:
             self._savepoints[-1].rollback()
-            self.ledger.forget_cache()
-            return
-        self.connection.rollback()
+        else:
+            self.connection.rollback()
+        self._forget()
+
+    def _forget(self) -> None:
+        """After a rollback, what was read or written in it may no longer be so."""
         self.ledger.forget_cache()
+        self._conversations.clear()

@@ -185,16 +185,14 @@ def test_a_worker_that_lost_its_lease_writes_nothing(
     group_id = make_room(engine, "Fence", ["Ana", "Raj"], "rf")
     say(engine, "rf", "Ana", "I paid 40 for fuel, split with Raj", "f1")
     slow = worker_for(engine, settings, clock)
-    claimed = slow._claim("slow")
-    assert claimed is not None
-    _, items = claimed
+    claim = slow.claim("slow")
+    assert claim.held == {"web:rf"}
+    items = list(claim.queues["web:rf"])
     turn = asyncio.run(slow.conversation.prepare(slow.uow, items[0]))
     clock.advance(seconds=31)  # the slow worker's lease expires; another takes over
     asyncio.run(worker_for(engine, settings, clock).drain())
-    from chipin.bot.worker import LeaseLost
-
-    with pytest.raises(LeaseLost):
-        slow._apply("slow", turn)
+    handled = slow.apply_round("slow", [(items[0], turn)], last={"web:rf"})
+    assert [h.status for h in handled] == ["lost"]
     assert balances(engine, group_id)["EUR"] == {"Ana": 2000, "Raj": -2000}
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.entries)).scalar() == 1
@@ -208,10 +206,10 @@ def test_a_low_confidence_parse_is_a_draft_confirmed_once_and_only_by_its_author
     worker = worker_for(engine, settings, clock)
     conversation = worker.conversation
     # a rules parse below the 0.9 bar becomes a draft
-    original = conversation.prepare
+    original = conversation.prepare_offline  # PARSER=rules: read and parsed in one go
 
-    async def unsure(uow_factory, item):  # type: ignore[no-untyped-def]
-        turn = await original(uow_factory, item)
+    def unsure(uow, item):  # type: ignore[no-untyped-def]
+        turn = original(uow, item)
         if turn.intent is not None:
             import dataclasses
 
@@ -220,7 +218,7 @@ def test_a_low_confidence_parse_is_a_draft_confirmed_once_and_only_by_its_author
             )
         return turn
 
-    conversation.prepare = unsure  # type: ignore[method-assign]
+    conversation.prepare_offline = unsure  # type: ignore[method-assign]
     say(engine, "rd", "Ana", "I paid 90 for the boat, split with Raj", "d1")
     asyncio.run(worker.drain())
     assert balances(engine, group_id) == {}
@@ -323,3 +321,85 @@ def test_unparseable_and_hostile_text_gets_a_helpful_reply_and_is_kept_for_revie
     assert flagged >= 1
     assert outbox_texts(engine, "rh")  # something helpful was said
     assert balances(engine, group_id) == {}
+
+
+def test_a_failing_message_rolls_back_alone_and_its_conversation_waits_in_order(
+    engine: Engine, settings: Settings, clock: Clock
+) -> None:
+    """A round applies several conversations in one transaction: one message that fails is
+    rolled back to its savepoint, counted, and retried before its conversation's later
+    messages; the other conversations' messages of the same round are kept."""
+    rooms = {room: make_room(engine, f"Round {room}", ["Ana", "Raj"], room) for room in "abc"}
+    for room in rooms:
+        say(engine, room, "Ana", "I paid 10 for tea, split with Raj", f"{room}1")
+    say(engine, "b", "Ana", "I paid 30 for cake, split with Raj", "b2")
+    worker = worker_for(engine, settings, clock)
+    original = worker.conversation.apply
+    fail = {"b1": 2}  # the first message of room b fails twice, then works
+
+    def flaky(uow: SqlUnitOfWork, turn: Any) -> Any:
+        outcome = original(uow, turn)  # its entry is written, then the failure undoes it
+        pid = turn.message.message_id.removeprefix("m-")
+        if fail.get(pid, 0) > 0:
+            fail[pid] -= 1
+            raise RuntimeError("the ledger said no")
+        return outcome
+
+    worker.conversation.apply = flaky  # type: ignore[method-assign]
+    asyncio.run(worker.run_once("w"))
+    assert balances(engine, rooms["a"])["EUR"] == {"Ana": 500, "Raj": -500}
+    assert balances(engine, rooms["c"])["EUR"] == {"Ana": 500, "Raj": -500}
+    assert balances(engine, rooms["b"]) == {}  # b1 rolled back, b2 waits behind it
+    with engine.connect() as conn:
+        rows = {p: s for p, s in conn.execute(select(t.inbox.c.provider_id, t.inbox.c.status))}
+        attempts = conn.execute(
+            select(t.inbox.c.attempts).where(t.inbox.c.provider_id == "b1")
+        ).scalar()
+    assert rows == {"a1": "done", "b1": "pending", "b2": "pending", "c1": "done"}
+    assert attempts == 1
+    assert asyncio.run(worker.drain()) == 0  # fails once more: nothing handled, b2 waits
+    assert balances(engine, rooms["b"]) == {}
+    asyncio.run(worker.drain())  # now it works, and b2 after it
+    assert balances(engine, rooms["b"])["EUR"] == {"Ana": 2000, "Raj": -2000}
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.inbox.pending("web:b") == []
+        recorded = [e.entry.description for e in uow.ledger.entries(rooms["b"], by_date=False)]
+    assert [d.lower() for d in recorded] == ["tea", "cake"]  # in the order they were said
+
+
+def test_with_gemini_a_round_is_parsed_outside_the_transaction(
+    engine: Engine, clock: Clock
+) -> None:
+    """With Gemini configured, a round is read in one snapshot, parsed outside any transaction
+    (only the unsure message goes to Gemini, and both are parsed at once), then applied."""
+    from chipin.parsing.gemini import GeminiUnavailable
+
+    class SlowGemini:
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+            self.recorded_before: list[bool] = []
+
+        async def parse(self, text: str, ctx: Any) -> Any:
+            self.texts.append(text)
+            with engine.connect() as conn:
+                self.recorded_before.append(
+                    conn.execute(select(func.count()).select_from(t.entries)).scalar() != 0
+                )
+            await asyncio.sleep(0.05)
+            raise GeminiUnavailable("timeout")
+
+    gemini = SlowGemini()
+    settings = Settings(PARSER="auto", DEFAULT_CURRENCY="EUR")
+    a = make_room(engine, "Auto A", ["Ana", "Raj"], "ga")
+    b = make_room(engine, "Auto B", ["Ana", "Raj"], "gb")
+    say(engine, "ga", "Ana", "45 museum", "g1")
+    say(engine, "gb", "Ana", "I paid 10 for tea, split with Raj", "g2")
+    conversation = ConversationEngine(settings, gemini=gemini, clock=clock)  # type: ignore[arg-type]
+    assert not conversation.offline
+    worker = Worker(engine, conversation, clock=clock)
+    assert asyncio.run(worker.drain()) == 2
+    assert gemini.texts == ["45 museum"]
+    assert gemini.recorded_before == [False]  # parsed before the round was applied
+    assert balances(engine, b)["EUR"] == {"Ana": 500, "Raj": -500}
+    assert balances(engine, a) == {}
+    assert outbox_texts(engine, "ga")[0].startswith("Who paid the 45")  # the rules' question
