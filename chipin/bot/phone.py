@@ -2,12 +2,14 @@
 them, so a phone user's groups live in Chipin: "create group Lisbon trip", "add Ana +351 912 345
 678" (an invitation with a join code goes to Ana), "join 4F7K", "groups", "switch to Lisbon
 trip", or a message that names its group ("Lisbon trip: I paid 20 for taxi"). STOP / START /
-HELP are honoured per channel. Buttons become numbered options ("Reply 1 to undo").
+HELP are honoured per channel. Buttons become short answers ("Reply 1 to confirm, 2 to drop it",
+"Reply UNDO to undo"; see :mod:`chipin.bot.phone_choices`).
 
 The conversation engine calls in here at a few points and otherwise runs as for any channel:
 :func:`scoped` and :func:`handles` while preparing, :func:`group_for` to find the group,
 :func:`route` before the normal flow, :func:`on_scene` once the speaker is a member, and
-:func:`after_turn` with the outcome (numbered options remembered; member notices queued).
+:func:`after_turn` with the outcome (the options remembered; the SMS twin of each WhatsApp reply
+kept for its fallback; member notices queued).
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 import structlog
 from babel.numbers import get_territory_currencies
+from jinja2 import TemplateError
 from phonenumbers import timezone as phone_zones
 
 from chipin.bot import buttons, member_notices
-from chipin.bot.messages import InboundMessage, Reply
+from chipin.bot import phone_choices as pc
+from chipin.bot.messages import Action, InboundMessage, Reply
+from chipin.bot.render import render
 from chipin.bot.replies import notice
 from chipin.bot.turns import Outcome, Scene, Turn
 from chipin.core.records import Group, name_key
@@ -45,16 +50,11 @@ log = structlog.get_logger("chipin.phone")
 
 __all__ = ["PHONE_CHANNELS", "after_turn", "group_for", "handles", "on_scene", "route", "scoped"]
 
-OPTIONS_TTL = dt.timedelta(hours=24)
-
-# Twilio's own keywords. On SMS it blocks the number itself on an opt-out word, so every word
-# counts; on WhatsApp nothing does that for us, and "cancel" or "end" are ordinary words there.
-OPT_OUT = {
-    "sms": {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"},
-    "whatsapp": {"STOP", "STOPALL", "UNSUBSCRIBE", "OPTOUT"},
-}
-OPT_IN = {"START", "YES", "UNSTOP"}
-HELP = {"HELP", "INFO"}
+OPTIONS_TTL = pc.OPTIONS_TTL
+OPT_OUT, OPT_IN, HELP = pc.OPT_OUT, pc.OPT_IN, pc.HELP
+SMS_TWINS = "sms_twins"
+"""Where a turn's result keeps the SMS rendering of each WhatsApp reply, by reply position, for
+the SMS fallback (``chipin.channels.twilio.delivery``)."""
 
 CREATE = re.compile(
     r"^/?(?:create|new|start)\s+(?:a\s+)?(?:new\s+)?group\s+(?:called\s+|named\s+)?"
@@ -93,8 +93,9 @@ def keyword(text: str) -> str:
 
 def scoped(uow: SqlUnitOfWork, message: InboundMessage) -> InboundMessage:
     """A message that starts with one of the sender's groups ("Lisbon trip: I paid 20") is for
-    that group: the name is cut off and the group kept in ``extra["group_id"]``. A bare command
-    word ("balances", "history") becomes its command."""
+    that group: the name is cut off and the group kept in ``extra["group_id"]``. An answer to
+    the options of the person's last reply is marked (``extra["choice"]``: nothing to parse);
+    else a bare command word ("balances", "undo") becomes its command."""
     match = SCOPE.match(message.text.strip())
     if match is not None:
         wanted = name_key(match["name"])
@@ -103,19 +104,44 @@ def scoped(uow: SqlUnitOfWork, message: InboundMessage) -> InboundMessage:
                 extra = {**message.extra, "group_id": m.group_id}
                 message = dataclasses.replace(message, text=match["rest"].strip(), extra=extra)
                 break
-    command = WORD_COMMANDS.get(keyword(message.text))
+    word = keyword(message.text)
+    if _is_choice(uow, message):  # "undo", "confirm" answering the last reply: nothing to parse
+        return dataclasses.replace(message, extra={**message.extra, "choice": True})
+    command = WORD_COMMANDS.get(word)
     if command is not None:  # "balances" is "/balance": slashes are hard to type on a phone
-        message = dataclasses.replace(message, text=command)
+        extra = {**message.extra, "said": message.text}  # "undo" may still answer an option
+        message = dataclasses.replace(message, text=command, extra=extra)
     return message
+
+
+def _is_choice(uow: SqlUnitOfWork, message: InboundMessage) -> bool:
+    """Whether the message answers the options still open (checked again when applied)."""
+    text = message.text.strip()
+    if len(text.split()) > 2 and not message.extra.get("button"):
+        return False
+    contact = PhoneRepository(uow.connection).contact(message.sender_id)
+    group = group_for(uow, message)
+    if contact is None or group is None:
+        return False
+    now = dt.datetime.now(dt.UTC)
+    actions = pc.offered_actions(contact.offered, group.id, now)
+    return pc.pick(actions, _answers(message)) is not None
+
+
+def _answers(message: InboundMessage) -> list[str]:
+    """What may answer the offered options: a quick-reply button's id, the word as typed (before
+    it became a command), the text."""
+    found = [message.extra.get("button"), message.extra.get("said"), message.text]
+    return [str(a) for a in found if a]
 
 
 def handles(message: InboundMessage) -> bool:
     """Phone commands and keywords: answered by :func:`route` / :func:`on_scene`, never parsed."""
     text = message.text.strip()
     word = keyword(text)
-    if word in OPT_OUT.get(message.channel, set()) | HELP | {"START", "UNSTOP"}:
+    if word in OPT_OUT.get(message.channel, frozenset()) | HELP | {"START", "UNSTOP"}:
         return True
-    if text.isdigit() and len(text) <= 2:
+    if pc.is_number(text) or message.extra.get("choice"):
         return True
     return any(p.match(text) for p in COMMANDS)
 
@@ -158,6 +184,16 @@ def route(
     engine: ConversationEngine, uow: SqlUnitOfWork, turn: Turn, now: dt.datetime
 ) -> Outcome | None:
     """Keywords, group commands and "no group yet"; None lets the normal flow go on."""
+    outcome = _route(engine, uow, turn, now)
+    if outcome is not None:
+        group = group_for(uow, turn.message)
+        keep_sms_twins(engine, turn.message, outcome, group.locale if group else "en_US")
+    return outcome
+
+
+def _route(
+    engine: ConversationEngine, uow: SqlUnitOfWork, turn: Turn, now: dt.datetime
+) -> Outcome | None:
     message = turn.message
     ask = Ask(engine, uow, PhoneRepository(uow.connection), message, now)
     phone, channel, repo = ask.phone, message.channel, ask.repo
@@ -197,6 +233,7 @@ def route(
 def opt_out(ask: Ask) -> Outcome:
     channel = ask.message.channel
     ask.repo.set_opt_out(ask.phone, channel, ask.now, ask.now)
+    ask.repo.update_contact(ask.phone, ask.now, offered=None)  # nothing pending survives STOP
     key = f"{channel}:{ask.phone}"
     cancelled = ask.uow.outbox.cancel_conversation(key, ask.now, "opted out (STOP)")
     log.info(
@@ -397,7 +434,7 @@ ROUTES: tuple[tuple[re.Pattern[str], Handler], ...] = (
 def on_scene(
     engine: ConversationEngine, uow: SqlUnitOfWork, scene: Scene, turn: Turn, now: dt.datetime
 ) -> Outcome | None:
-    """ "add NAME +PHONE" in any group (Telegram too), and the answer to numbered options."""
+    """ "add NAME +PHONE" in any group (Telegram too), and the answer to a reply's options."""
     message = scene.message
     text = message.text.strip()
     if message.kind != "message" or not text:
@@ -408,36 +445,39 @@ def on_scene(
             engine.settings, uow, scene, match["name"], match["phone"], now
         )
     if message.channel in PHONE_CHANNELS:
-        return numbered(engine, uow, scene, text, now)
+        return choose(engine, uow, scene, text, now)
     return None
 
 
-def numbered(
+def choose(
     engine: ConversationEngine, uow: SqlUnitOfWork, scene: Scene, text: str, now: dt.datetime
 ) -> Outcome | None:
-    """ "1", "2" (or an option's word) presses the button the last reply offered."""
+    """ "1", "undo", "confirm" (or a quick-reply button) presses the button the person's last
+    reply offered in this group; anything else is an ordinary message."""
+    message = scene.message
     repo = PhoneRepository(uow.connection)
-    contact = repo.contact(scene.message.sender_id)
-    offered = contact.offered if contact else None
-    actions: list[dict[str, str]] = []
-    if offered and offered.get("group_id") == scene.group.id:
-        at = dt.datetime.fromisoformat(str(offered.get("at")))
-        if now - at < OPTIONS_TTL:
-            actions = list(offered.get("actions") or [])
-    pick = None
-    if text.isdigit() and 1 <= int(text) <= len(actions):
-        pick = actions[int(text) - 1]
-    else:
-        pick = next((a for a in actions if name_key(a["label"]) == name_key(text)), None)
-    if pick is None:
-        if text.isdigit() and len(text) <= 2:
-            return Outcome(
-                replies=[notice(f"There is nothing to answer with {text} right now.")],
-                result={"phone": "option", "outcome": "nothing offered"},
-            )
-        return None
-    repo.update_contact(scene.message.sender_id, now, offered=None)
-    return buttons.on_action(engine, uow, scene, pick["data"], now)
+    contact = repo.contact(message.sender_id)
+    actions = pc.offered_actions(contact.offered if contact else None, scene.group.id, now)
+    choice = pc.pick(actions, _answers(message))
+    if choice is not None:
+        repo.update_contact(message.sender_id, now, offered=None)  # answered once
+        log.info("chipin.phone_choice", phone=mask_phone(message.sender_id), key=choice.key)
+        outcome = buttons.on_action(engine, uow, scene, choice.data, now)
+        outcome.result.setdefault("choice", choice.key)
+        return outcome
+    if actions and (pc.is_number(text) or message.extra.get("choice")):
+        # a wrong number keeps the options open, and says them again
+        again = tuple(Action(str(a["label"]), str(a["data"])) for a in actions)
+        return Outcome(
+            replies=[Reply("notice", {"text": f"{text} is not one of the choices."}, again)],
+            result={"phone": "option", "outcome": "not a choice"},
+        )
+    if pc.is_number(text) or message.extra.get("choice"):
+        return Outcome(
+            replies=[notice(f"There is nothing to answer with {text} right now.")],
+            result={"phone": "option", "outcome": "nothing offered"},
+        )
+    return None
 
 
 # -- with the outcome ---------------------------------------------------------------------------
@@ -446,19 +486,42 @@ def numbered(
 def after_turn(
     engine: ConversationEngine, uow: SqlUnitOfWork, scene: Scene, outcome: Outcome, now: dt.datetime
 ) -> None:
-    """Remember a phone reply's numbered options; note unread media; tell the members an entry
-    change involves (any channel)."""
+    """Remember a phone reply's options; note unread media; keep SMS twins; tell the members an
+    entry change involves (any channel)."""
     message = scene.message
     if message.channel in PHONE_CHANNELS:
         if message.extra.get("media") and message.text.strip():
             outcome.replies.append(Reply("media_unread", {"with_text": True}))
         with_actions = [r for r in outcome.replies if r.actions]
-        if outcome.replies:
+        if outcome.replies:  # a reply without options closes the last ones: "1" means nothing
             offered = None
             if with_actions:
                 actions = [{"label": a.label, "data": a.data} for a in with_actions[-1].actions]
-                offered = {"group_id": scene.group.id, "actions": actions, "at": now.isoformat()}
+                offered = pc.offer(scene.group.id, actions, now)
             PhoneRepository(uow.connection).update_contact(message.sender_id, now, offered=offered)
+        keep_sms_twins(engine, message, outcome, scene.group.locale)
     change = outcome.result.get("outcome")
     if outcome.entry_id is not None and change in member_notices.CHANGES:
         member_notices.entry_changed(engine.settings, uow, scene, outcome.entry_id, change, now)
+
+
+def keep_sms_twins(
+    engine: ConversationEngine, message: InboundMessage, outcome: Outcome, locale: str
+) -> None:
+    """The SMS rendering (``templates/sms``) of each WhatsApp reply, kept in the turn's result by
+    reply position, so a WhatsApp message that fails goes out by SMS as an SMS, not as WhatsApp
+    text with its symbols stripped."""
+    if message.channel != "whatsapp" or "sms" not in member_notices.enabled_channels(
+        engine.settings
+    ):
+        return
+    twins = {}
+    for n, reply in enumerate(outcome.replies):
+        try:
+            text = render("sms", reply, locale=locale)["text"]
+        except TemplateError as exc:  # no SMS (or plain) twin: the fallback plain-ifies it
+            log.warning("chipin.phone_no_sms_twin", template=reply.template, error=str(exc))
+            continue
+        twins[str(n)] = {"template": reply.template, "text": text}
+    if twins:
+        outcome.result[SMS_TWINS] = twins

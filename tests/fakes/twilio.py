@@ -5,10 +5,11 @@ twilio library at it (``TWILIO_API_BASE_URL=fake.base_url``). It implements Mess
 (``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``) and fetch
 (``GET …/Messages/{Sid}.json``),
 checks HTTP basic auth (account SID, auth token), records every request (auth, From, To, Body,
-ContentSid, ContentVariables, StatusCallback …), and answers in Twilio's shapes: a Message
-resource (201), or the error body ``{"code", "message", "more_info", "status"}``. Failures are
-scripted per recipient or for any: 63016 (outside the WhatsApp window), 21610 (unsubscribed),
-21614 (not a mobile number), 429, 500.
+ContentSid, ContentVariables, StatusCallback, every MediaUrl …), and answers in Twilio's shapes: a
+Message resource (201, ``num_media`` counting its MediaUrl), or the error body ``{"code",
+"message", "more_info", "status"}``. A message needs a Body, a MediaUrl or a ContentSid.
+Failures are scripted per recipient or for any: 63016 (outside the WhatsApp window), 21610
+(unsubscribed), 21614 (not a mobile number), 429, 500.
 """
 
 from __future__ import annotations
@@ -55,8 +56,11 @@ class Request:
     method: str
     path: str
     params: dict[str, str]
+    """The last value of each field."""
     auth: tuple[str, str] | None
     status: int
+    media_urls: tuple[str, ...] = ()
+    """Every ``MediaUrl`` (a repeated field), in order."""
 
     def __getitem__(self, key: str) -> str:
         return self.params[key]
@@ -174,7 +178,12 @@ class FakeTwilio(LocalServer):
         return None
 
     def _answer(
-        self, method: str, path: str, params: dict[str, str], auth: tuple[str, str] | None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        auth: tuple[str, str] | None,
+        media: tuple[str, ...] = (),
     ) -> tuple[int, dict[str, Any]]:
         match = MESSAGES.match(path)
         if match is None:
@@ -199,19 +208,19 @@ class FakeTwilio(LocalServer):
         if method != "POST" or match["sid"]:
             return self._record(method, path, params, auth, *error_body(20404))
         to = params.get("To", "")
-        if not to or not (params.get("Body") or params.get("ContentSid")):
-            return self._record(method, path, params, auth, *error_body(21602))
+        if not to or not (params.get("Body") or params.get("ContentSid") or media):
+            return self._record(method, path, params, auth, *error_body(21602), media)
         with self._lock:
             failure = self._scripted(to)
         if failure is not None:
-            return self._record(method, path, params, auth, *error_body(failure.code, to=to))
-        message = self._message(params)
+            return self._record(method, path, params, auth, *error_body(failure.code, to=to), media)
+        message = self._message(params, media)
         with self._lock:
             self._state.messages[message["sid"]] = message
-        return self._record(method, path, params, auth, 201, dict(message))
+        return self._record(method, path, params, auth, 201, dict(message), media)
 
-    def _message(self, params: dict[str, str]) -> dict[str, Any]:
-        sid = f"SM{next(self._ids):032x}"
+    def _message(self, params: dict[str, str], media: tuple[str, ...]) -> dict[str, Any]:
+        sid = f"{'MM' if media else 'SM'}{next(self._ids):032x}"
         now = email.utils.formatdate(usegmt=True)
         body = params.get("Body", "")
         return {
@@ -227,7 +236,7 @@ class FakeTwilio(LocalServer):
             "error_message": None,
             "from": params.get("From"),
             "messaging_service_sid": None,
-            "num_media": "0",
+            "num_media": str(len(media)),
             "num_segments": "1",
             "price": None,
             "price_unit": "USD",
@@ -247,9 +256,10 @@ class FakeTwilio(LocalServer):
         auth: tuple[str, str] | None,
         status: int,
         body: dict[str, Any],
+        media: tuple[str, ...] = (),
     ) -> tuple[int, dict[str, Any]]:
         with self._lock:
-            self._state.requests.append(Request(method, path, params, auth, status))
+            self._state.requests.append(Request(method, path, params, auth, status, media))
         return status, body
 
 
@@ -272,9 +282,14 @@ def _make_handler(fake: FakeTwilio) -> Callable[..., BaseHTTPRequestHandler]:
             raw = self.rfile.read(length).decode() if length else ""
             path, _, query = self.path.partition("?")
             source = raw if self.command == "POST" else query
-            params = {k: v[-1] for k, v in parse_qs(source, keep_blank_values=True).items()}
+            fields = parse_qs(source, keep_blank_values=True)
+            params = {k: v[-1] for k, v in fields.items()}
             status, body = fake._answer(
-                self.command, path, params, _auth(self.headers.get("Authorization"))
+                self.command,
+                path,
+                params,
+                _auth(self.headers.get("Authorization")),
+                tuple(fields.get("MediaUrl", ())),
             )
             send_json(self, status, body)
 

@@ -3,7 +3,9 @@
 
 One adapter per channel: "whatsapp" sends from ``whatsapp:`` + ``TWILIO_WHATSAPP_FROM`` to
 ``whatsapp:`` + the number, free-form or as the approved template (``content_sid``); "sms" sends
-plain, short text from ``TWILIO_SMS_FROM`` with ``SmartEncoded``. Status callbacks come back to
+plain, short text from ``TWILIO_SMS_FROM`` with ``SmartEncoded`` (its segments counted and logged).
+A WhatsApp payload's ``media_urls`` (absolute URLs, e.g. a chart) go as ``MediaUrl``: one per
+message, as WhatsApp shows only the first; SMS gets the text alone. Status callbacks come back to
 ``PUBLIC_BASE_URL`` + ``/webhooks/twilio/status``. Failures become :class:`TwilioSendError`:
 429 and 5xx and network errors → retryable; 21610 (replied STOP) and 21211/21614 (not a mobile
 number) → ``recipient_gone``; 63016 (outside WhatsApp's 24-hour window) and any other 4xx → not
@@ -26,7 +28,7 @@ from twilio.rest import Client
 
 from chipin.bot.member_notices import enabled_channels
 from chipin.bot.messages import ChannelAdapter, SendError, SendResult
-from chipin.channels.twilio import delivery
+from chipin.channels.twilio import delivery, segments
 from chipin.channels.twilio.privacy import mask_phone, mask_text
 from chipin.channels.twilio.text import sms_body, whatsapp_body
 from chipin.settings import Settings
@@ -40,6 +42,21 @@ STATUS_PATH = "/webhooks/twilio/status"
 TIMEOUT_SECONDS = 15.0
 RECIPIENT_GONE = frozenset({"21610", "21211", "21614"})
 NOT_RETRYABLE = frozenset({"63016", "63003", "63024", "21408", "21612"})
+
+
+WHATSAPP_MEDIA = 1
+"""Twilio: a WhatsApp media message carries one attachment; more are ignored."""
+
+
+def media_urls(payload: dict[str, Any]) -> list[str]:
+    """The payload's ``media_urls`` that Twilio can fetch (absolute http(s) URLs), in order."""
+    found = payload.get("media_urls") or []
+    if not isinstance(found, list):
+        return []
+    urls = [str(u) for u in found if str(u).startswith(("https://", "http://"))]
+    if len(urls) < len(found):
+        log.warning("chipin.twilio_bad_media_url", count=len(found) - len(urls))
+    return urls
 
 
 class TwilioSendError(SendError):
@@ -146,6 +163,20 @@ class TwilioAdapter:
         else:
             params["body"] = sms_body(text, actions)
             params["smart_encoded"] = True
+        media = media_urls(payload) if whatsapp else []
+        if media:  # a template (content_sid) carries its own media, if any
+            if "content_sid" in params:
+                log.warning("chipin.twilio_media_dropped", reason="template", count=len(media))
+            else:
+                params["media_url"] = media[:WHATSAPP_MEDIA]
+                if not params.get("body"):
+                    params.pop("body", None)  # a picture alone is a message too
+                if len(media) > WHATSAPP_MEDIA:
+                    log.warning(
+                        "chipin.twilio_media_dropped",
+                        reason="WhatsApp shows one",
+                        count=len(media) - WHATSAPP_MEDIA,
+                    )
         return params
 
     async def send(self, recipient: str, kind: str, payload: dict[str, Any]) -> SendResult:
@@ -159,12 +190,20 @@ class TwilioAdapter:
         except (httpx.HTTPError, TwilioException) as exc:
             raise TwilioSendError(f"Twilio unreachable: {type(exc).__name__}: {exc}") from None
         status = str(message.status) if message.status is not None else None
+        measure: dict[str, object] = {}
+        if "body" in params and self.channel == "sms":  # what the message costs
+            counted = segments.count(str(params["body"]))
+            measure = {"segments": counted.count, "encoding": counted.encoding}
+        elif "media_url" in params:
+            measure = {"media": len(params["media_url"])}
         log.info(
             "chipin.twilio_sent",
             channel=self.channel,
             to=mask_phone(recipient),
             sid=message.sid,
             status=status,
+            template=payload.get("template"),
+            **measure,
         )
         return SendResult(message.sid, status)
 

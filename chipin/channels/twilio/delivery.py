@@ -3,17 +3,24 @@ status the REST API answered), kept in order, and the SMS fallback of a WhatsApp
 
 A WhatsApp message that ends failed — its row dead after the REST API refused it (63016 outside
 the 24-hour window, not a WhatsApp number, tries exhausted), or a "failed"/"undelivered" report
-— is sent once more by SMS, with the SMS rendering it carries. "Once" is the outbox's unique
-``dedupe_key`` ("fallback-<outbox id>"): a second failure report queues nothing.
+— is sent once more by SMS, with its SMS rendering (``templates/sms``): the ``sms_text`` the payload
+carries (member notices), else the twin its turn kept (``chipin.bot.phone.keep_sms_twins``), else
+— a reply with no twin — its WhatsApp text made plain. Media stays behind: SMS gets the text.
+"Once" is the outbox's unique ``dedupe_key`` ("fallback-<outbox id>"): a second failure report
+queues nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import structlog
+from sqlalchemy import select
 
+from chipin.bot.phone import SMS_TWINS
+from chipin.store import tables as t
 from chipin.store.outbox import OutboxItem
 from chipin.store.phones import Delivery, PhoneRepository, mask_phone
 from chipin.store.uow import SqlUnitOfWork
@@ -111,11 +118,13 @@ def queue_sms_copy(
     if not sms_enabled or (contact is not None and contact.opted_out("sms")):
         log.info("chipin.twilio_no_fallback", outbox_id=item.id, phone=mask_phone(phone))
         return None
+    text, source = sms_text(uow, item)
     payload = {
-        "text": item.payload.get("sms_text") or item.payload.get("text", ""),
+        "text": text,
         "format": "plain",
         "template": item.payload.get("template"),
         "fallback_of": item.id,
+        "sms_source": source,
     }
     if item.payload.get("actions"):
         payload["actions"] = item.payload["actions"]
@@ -130,5 +139,38 @@ def queue_sms_copy(
         dedupe_key=f"fallback-{item.id}",
     )
     if copy is not None:
-        log.info("chipin.twilio_fallback", outbox_id=item.id, sms_id=copy, phone=mask_phone(phone))
+        log.info(
+            "chipin.twilio_fallback",
+            outbox_id=item.id,
+            sms_id=copy,
+            phone=mask_phone(phone),
+            source=source,
+        )
     return copy
+
+
+REPLY_KEY = re.compile(r"^inbox-(?P<inbox>\d+)-(?P<n>\d+)$")
+"""The worker's dedupe key of a turn's n-th reply."""
+
+
+def sms_text(uow: SqlUnitOfWork, item: OutboxItem) -> tuple[str, str]:
+    """The SMS text of a WhatsApp row, and where it came from: "payload", "twin" or "plain"
+    (the WhatsApp text; the adapter strips its symbols)."""
+    carried = item.payload.get("sms_text")
+    if carried:
+        return str(carried), "payload"
+    if item.inbox_id is not None:
+        o, i = t.outbox, t.inbox
+        row = uow.connection.execute(
+            select(o.c.dedupe_key, i.c.result)
+            .select_from(o.join(i, i.c.id == o.c.inbox_id))
+            .where(o.c.id == item.id)
+        ).first()
+        key = REPLY_KEY.match(row.dedupe_key or "") if row is not None else None
+        if row is not None and key is not None and int(key["inbox"]) == item.inbox_id:
+            twins = (row.result or {}).get(SMS_TWINS) or {}
+            twin = twins.get(key["n"]) if isinstance(twins, dict) else None
+            # the position must still name the same reply
+            if twin and twin.get("template") == item.payload.get("template") and twin.get("text"):
+                return str(twin["text"]), "twin"
+    return str(item.payload.get("text", "")), "plain"

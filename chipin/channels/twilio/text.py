@@ -1,12 +1,15 @@
-"""The text a phone receives: a reply's buttons as numbered options ("Reply 1 to undo."), SMS
-kept plain and short, WhatsApp within Twilio's body limit. Pure functions of the outbox payload.
+"""The text a phone receives: a reply's buttons as short answers ("Reply 1 to confirm, 2 to drop
+it.", "Reply UNDO to undo."), SMS kept plain, GSM-7 and short, WhatsApp within Twilio's body
+limit. Pure functions of the outbox payload.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+from chipin.bot.phone_choices import offer_line
 from chipin.channels.twilio import segments
 
 BODY_LIMIT = 1600
@@ -45,15 +48,31 @@ SMS_SYMBOLS = {
 
 
 def options_line(actions: Sequence[dict[str, Any]]) -> str:
-    """ "Reply 1 to undo." / "Reply 1 to confirm, 2 to cancel." — the numbers map back to the
-    actions in ``chipin.bot.phone`` (the same order)."""
-    parts = [f"{n} to {str(a.get('label', '')).lower()}" for n, a in enumerate(actions, 1)]
-    return f"Reply {', '.join(parts)}." if parts else ""
+    """ "Reply UNDO to undo." / "Reply 1 to confirm, 2 to drop it." — read back by
+    ``chipin.bot.phone_choices`` with the same convention."""
+    return offer_line(actions)
+
+
+GSM_LETTERS = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Œ": "OE", "œ": "oe", "ı": "i", "ð": "d"}
+"""Letters with no decomposition to fold through."""
+
+
+def gsm_fold(char: str) -> str:
+    """A letter GSM-7 lacks as its base letter ("ë" → "e", "ć" → "c", "Ł" → "L"), so one name
+    does not turn the whole SMS into UCS-2 (70 characters a part instead of 160); else as is."""
+    if segments.is_gsm7(char):
+        return char
+    if char in GSM_LETTERS:
+        return GSM_LETTERS[char]
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return base if base and segments.is_gsm7(base) else char
 
 
 def sms_plain(text: str) -> str:
     for symbol, plain in SMS_SYMBOLS.items():
         text = text.replace(symbol, plain)
+    if not segments.is_gsm7(text):
+        text = "".join(gsm_fold(c) for c in text)
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line)
 

@@ -47,7 +47,7 @@ def test_a_long_text_is_cut_at_a_word_with_an_ellipsis() -> None:
 
 def test_options_are_numbered_in_the_actions_order() -> None:
     actions = [{"label": "Confirm", "data": "c:1"}, {"label": "Cancel", "data": "x:1"}]
-    assert options_line(actions) == "Reply 1 to confirm, 2 to cancel."
+    assert options_line(actions) == "Reply 1 to confirm, 2 to drop it."
     assert options_line([]) == ""
 
 
@@ -59,7 +59,7 @@ def test_sms_text_is_plain_gsm7() -> None:
 
 def test_a_long_sms_keeps_its_options_and_stays_within_three_segments() -> None:
     body = sms_body("Lots to say. " * 60, [{"label": "Undo", "data": "u:3"}])
-    assert body.endswith("...\nReply 1 to undo.")
+    assert body.endswith("...\nReply UNDO to undo.")
     assert segments.count(body).count <= 3
 
 
@@ -70,6 +70,6 @@ def test_a_typical_reply_is_one_or_two_segments() -> None:
 
 
 def test_whatsapp_text_keeps_its_symbols_and_fits_twilios_limit() -> None:
-    assert whatsapp_body("✓ Dinner", [{"label": "Undo"}]) == "✓ Dinner\n\nReply 1 to undo."
+    assert whatsapp_body("✓ Dinner", [{"label": "Undo"}]) == "✓ Dinner\n\nReply UNDO to undo."
     long = whatsapp_body("x" * 2000, [{"label": "Undo"}])
-    assert len(long) <= 1600 and long.endswith("…\n\nReply 1 to undo.")
+    assert len(long) <= 1600 and long.endswith("…\n\nReply UNDO to undo.")
