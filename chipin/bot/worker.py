@@ -1,18 +1,20 @@
-"""The worker: claims a batch of conversations, then handles their pending messages, each
-conversation's in arrival order.
+"""The worker: claims a batch of conversations, then handles their pending messages in
+arrival order (so each conversation's in its own order).
 
-A batch goes in rounds, one message of every claimed conversation per round: read the groups
-and rosters of the round in one read-only snapshot, parse outside any transaction (a Gemini
-call may take seconds), then apply the whole round in ONE transaction — renew the leases (a
-fence: a worker that lost a lease writes nothing for that conversation), and for each message,
-inside its own SAVEPOINT, apply it through the conversation engine, queue the rendered replies
-in the outbox and mark it done. A message that fails rolls back to its savepoint alone, its
-failure is counted in the same transaction, and after a few tries it is parked as failed so its
-conversation moves on. A crash leaves either nothing or everything of a round. A conversation's
-lease is released in the transaction of its last message.
+The messages go in rounds, each applied in ONE transaction: renew the leases (a fence: a
+worker that lost a lease writes nothing for that conversation), then, for each message inside
+its own SAVEPOINT, apply it through the conversation engine, queue the rendered replies in the
+outbox and mark it done. With the offline parser a message is read and parsed in that
+transaction too. With Gemini configured, a round holds at most one message per conversation:
+it is read in one snapshot and parsed outside any transaction (a Gemini call may take
+seconds), all of the round's parses at once, before the round is applied. A message that fails
+rolls back to its savepoint alone, its failure is counted in the same transaction, its
+conversation's later messages wait, and after a few tries it is parked as failed so its
+conversation moves on. A crash leaves either nothing or everything of a round. A
+conversation's lease is released in the transaction of its last message.
 
-Batching is what makes the worker fast: a transaction, a claim and a snapshot per round instead
-of per message (``bench/pipeline.py`` prints the difference).
+Batching is what makes the worker fast: a transaction and a claim per round instead of four
+transactions per message (``bench/pipeline.py --profile`` prints the difference).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class Handled:
     item: InboxItem
     status: str
     """"done"; "lost" (our lease was taken over: nothing written); "pending" (failed, to be
-    tried again later, its conversation stops here for now); "failed" (parked)."""
+    tried again later, its conversation stops here for now); "failed" (parked); "waiting"
+    (after a message of its conversation that failed: untouched, still pending)."""
     outcome: Outcome | None = None
     error: BaseException | None = None
 
@@ -68,6 +71,7 @@ class Worker:
         max_attempts: int = 3,
         batch: int = 50,
         conversations: int = 16,
+        round_size: int = 64,
         on_outbox: Callable[[], None] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
@@ -78,7 +82,9 @@ class Worker:
         self.batch = batch
         """Messages per conversation per claim, at most."""
         self.conversations = conversations
-        """Conversations per claim (and so messages per round), at most."""
+        """Conversations per claim, at most."""
+        self.round_size = round_size
+        """Messages per transaction, at most."""
         self.on_outbox = on_outbox or (lambda: None)
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
@@ -119,18 +125,25 @@ class Worker:
         turns: list[tuple[InboxItem, Turn | BaseException | None]],
         last: set[str],
     ) -> list[Handled]:
-        """Apply a round in one transaction, each message in its own savepoint (a turn of None
-        is read and parsed there too: the offline parser needs no step outside). ``last``: the
-        conversations with nothing after this round, whose leases are released in it."""
+        """Apply a round in one transaction, in arrival order, each message in its own
+        savepoint (a turn of None is read and parsed there too: the offline parser needs no
+        step outside). ``last``: the conversations with nothing after this round, whose leases
+        are released in it. A conversation whose message fails (to be tried again) or whose
+        lease was lost stops: its later messages in the round are left pending, untouched."""
         now = self.clock()
         handled: list[Handled] = []
         with self.uow() as uow:
-            keys = [item.conversation_key for item, _ in turns]
+            keys = list(dict.fromkeys(item.conversation_key for item, _ in turns))
             held = uow.inbox.renew_many(keys, holder, now, self.lease)
-            release = [k for k in keys if k in held and k in last]
+            release = {k for k in keys if k in held and k in last}
+            stopped: set[str] = set()
             for item, turn in turns:
-                if item.conversation_key not in held:
+                key = item.conversation_key
+                if key not in held:
                     handled.append(Handled(item, "lost"))
+                    continue
+                if key in stopped:
+                    handled.append(Handled(item, "waiting"))
                     continue
                 failure = turn if isinstance(turn, BaseException) else None
                 if not isinstance(turn, BaseException):
@@ -144,10 +157,11 @@ class Worker:
                 error = f"{type(failure).__name__}: {failure}"
                 status = uow.inbox.record_failure(item.id, error, now, self.max_attempts)
                 handled.append(Handled(item, status, error=failure))
-                if status == "pending" and item.conversation_key not in last:
-                    release.append(item.conversation_key)  # to be tried again, still in order
+                if status == "pending":  # to be tried again later, before what follows it
+                    stopped.add(key)
+                    release.add(key)
             if release:
-                uow.inbox.release_many(release, holder)
+                uow.inbox.release_many(sorted(release), holder)
             uow.commit()
         return handled
 
@@ -227,44 +241,62 @@ class Worker:
         except Exception as exc:  # counted as a failure of this message when applied
             return exc
 
+    def _next_round(self, todo: list[InboxItem]) -> list[InboxItem]:
+        """The messages to apply together next, in arrival order. With the offline parser a
+        round may hold several messages of one conversation (each is read in the transaction,
+        after the one before it); otherwise at most one per conversation, since its parse
+        was read before the round's transaction and must see what came before it."""
+        if self.conversation.offline:
+            return todo[: self.round_size]
+        seen: set[str] = set()
+        for n, item in enumerate(todo[: self.round_size]):
+            if item.conversation_key in seen:
+                return todo[:n]
+            seen.add(item.conversation_key)
+        return todo[: self.round_size]
+
     async def run_once(self, holder: str) -> int:
         """Handle a batch of conversations' pending messages; returns how many were handled."""
         claim = await asyncio.to_thread(self.claim, holder)
         if not claim.held:
             return 0
         count = 0
-        queues = {key: queue for key, queue in claim.queues.items() if queue}
+        # arrival order across the claimed conversations too: someone who joins a group and
+        # then asks for their balances in a private chat is answered in that order
+        todo = sorted((i for q in claim.queues.values() for i in q), key=lambda i: i.id)
         try:
-            while queues:
-                items = [queue.popleft() for queue in queues.values()]
+            while todo:
+                items = self._next_round(todo)
+                del todo[: len(items)]
                 turns: list[Turn | BaseException | None] = [None] * len(items)
                 if not self.conversation.offline:
                     steps = await asyncio.to_thread(self.read, items)
                     turns = list(await asyncio.gather(*(self._finish(s) for s in steps)))
-                last = {key for key, queue in queues.items() if not queue}
+                last = {i.conversation_key for i in items} - {i.conversation_key for i in todo}
                 handled = await asyncio.to_thread(
                     self.apply_round, holder, list(zip(items, turns, strict=True)), last
                 )
                 claim.held -= last
+                stop: set[str] = set()
                 for done in handled:
                     key = done.item.conversation_key
                     if done.status == "done":
                         count += 1
-                        continue
-                    if done.status == "lost":
+                    elif done.status == "lost":
                         log.warning("chipin.lease_lost", conversation=key, inbox_id=done.item.id)
-                    else:  # every failure is logged and counted, never lost
+                        stop.add(key)
+                    elif done.status in ("pending", "failed"):  # logged, counted, never lost
                         log.error(
                             "chipin.message_failed",
                             inbox_id=done.item.id,
                             status=done.status,
                             exc_info=done.error,
                         )
-                        if done.status == "failed":
-                            continue  # parked: the conversation moves on
-                    queues.pop(key, None)  # lost, or to be tried again later (still in order)
-                    claim.held.discard(key)
-                queues = {key: queue for key, queue in queues.items() if queue}
+                        if done.status == "pending":
+                            stop.add(key)  # released in the round's transaction
+                if stop:  # lost, or to be tried again later: its later messages wait
+                    claim.held -= stop
+                    todo = [i for i in todo if i.conversation_key not in stop]
                 if any(d.outcome is not None and d.outcome.replies for d in handled):
                     self.on_outbox()
         finally:

@@ -5,6 +5,10 @@ A failed send is retried with exponential backoff and jitter, a provider's "wait
 ``max_attempts`` a row is parked as dead — kept, visible in the dashboard, retryable by an
 operator. When the recipient is gone (bot removed, user blocked it) the conversation's queued
 messages are cancelled instead of retried into the void.
+
+A claimed batch is sent concurrently; the outcomes are written as the sends finish, every
+outcome that finished together in one transaction (each in its own savepoint), so a busy
+dispatcher commits once per handful of messages and a slow send never holds the others' records.
 """
 
 from __future__ import annotations
@@ -70,17 +74,16 @@ class Dispatcher:
             uow.commit()
         return items
 
-    def _sent(self, item: OutboxItem, result: SendResult) -> None:
+    def _sent(self, uow: SqlUnitOfWork, item: OutboxItem, result: SendResult) -> str:
         now = self.clock()
-        with self.uow() as uow:
-            uow.outbox.mark_sent(
-                item.id,
-                now,
-                provider_message_id=result.provider_message_id,
-                provider_status=result.provider_status,
-            )
-            self._after_send(uow, item, "sent", result, None, now)
-            uow.commit()
+        uow.outbox.mark_sent(
+            item.id,
+            now,
+            provider_message_id=result.provider_message_id,
+            provider_status=result.provider_status,
+        )
+        self._after_send(uow, item, "sent", result, None, now)
+        return "sent"
 
     def _after_send(
         self,
@@ -97,58 +100,79 @@ class Dispatcher:
         if hook is not None:
             hook(uow, item, status, result, error, now)
 
-    def _failed(self, item: OutboxItem, error: SendError) -> str:
+    def _failed(self, uow: SqlUnitOfWork, item: OutboxItem, error: SendError) -> str:
         now = self.clock()
-        with self.uow() as uow:
-            if error.retry_after is not None:
-                uow.outbox.defer(item.id, now + error.retry_after, str(error))
-                uow.commit()
-                return "deferred"
-            attempt = item.attempts + 1
-            retry_at = None
-            if error.retryable and attempt < self.max_attempts:
-                retry_at = now + backoff(
-                    attempt, self.backoff_seconds, self.backoff_max_seconds, self.rng
-                )
-            status = uow.outbox.mark_failed(item.id, now, str(error), retry_at)
-            if error.recipient_gone:
-                uow.outbox.cancel_conversation(item.conversation_key, now, str(error))
-                conversation = _conversation(uow, item)
-                if conversation is not None:
-                    uow.conversations.update(conversation, now, active=False)
-            self._after_send(uow, item, status, None, error, now)
-            uow.commit()
+        if error.retry_after is not None:
+            uow.outbox.defer(item.id, now + error.retry_after, str(error))
+            return "deferred"
+        attempt = item.attempts + 1
+        retry_at = None
+        if error.retryable and attempt < self.max_attempts:
+            retry_at = now + backoff(
+                attempt, self.backoff_seconds, self.backoff_max_seconds, self.rng
+            )
+        status = uow.outbox.mark_failed(item.id, now, str(error), retry_at)
+        if error.recipient_gone:
+            uow.outbox.cancel_conversation(item.conversation_key, now, str(error))
+            conversation = _conversation(uow, item)
+            if conversation is not None:
+                uow.conversations.update(conversation, now, active=False)
+        self._after_send(uow, item, status, None, error, now)
         return status
 
-    async def send(self, item: OutboxItem) -> str:
+    def _record(self, outcomes: list[tuple[OutboxItem, SendResult | SendError]]) -> list[str]:
+        """Write the outcomes of finished sends in one transaction, each in a savepoint (a
+        bookkeeping error in one is logged and leaves that row to its lease's expiry)."""
+        statuses: list[str] = []
+        with self.uow() as uow:
+            for item, result in outcomes:
+                try:
+                    with uow:
+                        if isinstance(result, SendError):
+                            status = self._failed(uow, item, result)
+                        else:
+                            status = self._sent(uow, item, result)
+                        uow.commit()
+                except Exception:
+                    log.exception("chipin.send_record_failed", outbox_id=item.id)
+                    status = "unrecorded"
+                statuses.append(status)
+            uow.commit()
+        return statuses
+
+    async def _attempt(self, item: OutboxItem) -> SendResult | SendError:
         adapter = self.adapters.get(item.channel)
         try:
             if adapter is None:
                 raise SendError(f"the {item.channel} channel is not configured", retryable=False)
-            result = await adapter.send(item.recipient, item.kind, item.payload)
+            return await adapter.send(item.recipient, item.kind, item.payload)
         except SendError as exc:
-            status = await asyncio.to_thread(self._failed, item, exc)
-            log.warning(
-                "chipin.send_failed",
-                outbox_id=item.id,
-                channel=item.channel,
-                status=status,
-                error=str(exc),
-            )
-            return status
+            return exc
         except Exception as exc:  # an adapter bug or a network error: retry like any failure
-            status = await asyncio.to_thread(
-                self._failed, item, SendError(f"{type(exc).__name__}: {exc}")
-            )
             log.exception("chipin.send_error", outbox_id=item.id, channel=item.channel)
-            return status
-        await asyncio.to_thread(self._sent, item, result)
-        return "sent"
+            return SendError(f"{type(exc).__name__}: {exc}")
+
+    async def send(self, item: OutboxItem) -> str:
+        """Send one claimed row and record the outcome; returns its new status."""
+        (status,) = await asyncio.to_thread(self._record, [(item, await self._attempt(item))])
+        return status
 
     async def run_once(self, holder: str) -> int:
         items = await asyncio.to_thread(self._claim, holder)
-        if items:
-            await asyncio.gather(*(self.send(item) for item in items))
+        running = {asyncio.ensure_future(self._attempt(item)): item for item in items}
+        while running:
+            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            outcomes = [(running.pop(task), task.result()) for task in finished]
+            statuses = await asyncio.to_thread(self._record, outcomes)
+            for (item, result), status in zip(outcomes, statuses, strict=True):
+                if isinstance(result, SendError):
+                    log.warning(
+                        "chipin.send_failed",
+                        outbox_id=item.id,
+                        channel=item.channel,
+                        status=status,
+                        error=str(result),
+                    )
         return len(items)
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, poll: float = 0.2) -> None:
