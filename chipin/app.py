@@ -19,6 +19,7 @@ from chipin.admin.dashboard import admin_router
 from chipin.admin.metrics import QueueCollector
 from chipin.admin.playground import playground_router
 from chipin.bot.messages import ChannelAdapter
+from chipin.channels.media import media_router
 from chipin.channels.telegram.adapter import TelegramAdapter
 from chipin.channels.telegram.polling import poll_updates
 from chipin.logs import configure_logging
@@ -134,6 +135,7 @@ def create_app(
     app.include_router(twilio_router())
     app.include_router(admin_router())
     app.include_router(telegram_router())
+    app.include_router(media_router())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -215,7 +215,7 @@ def scheduler_run_once(
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
     with open_engine() as engine:
-        report = Jobs(engine).run_due(moment)
+        report = Jobs(engine, settings=Settings()).run_due(moment)
     if as_json:
         emit(report.as_dict())
     else:

@@ -104,7 +104,8 @@ class Runtime:
         self.loop = asyncio.get_running_loop()
         if self.settings.scheduler_enabled if scheduler is None else scheduler:
             self.scheduler = SchedulerRunner(
-                Jobs(self.engine), every_seconds=self.settings.scheduler_interval_seconds
+                Jobs(self.engine, settings=self.settings),
+                every_seconds=self.settings.scheduler_interval_seconds,
             )
             self.scheduler.start()
         if worker:

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     admin_login_max_failures: int = Field(default=5, ge=1, alias="ADMIN_LOGIN_MAX_FAILURES")
     admin_login_window_minutes: float = Field(default=5, gt=0, alias="ADMIN_LOGIN_WINDOW_MINUTES")
 
+    charts_enabled: bool = Field(default=True, alias="CHARTS_ENABLED")
+    """Spending reports and digests carry a chart (a photo on Telegram, media on WhatsApp)."""
+    chart_link_hours: float = Field(default=7 * 24, gt=0, le=90 * 24, alias="CHART_LINK_HOURS")
+    """How long a chart's signed URL (``/media/charts/…``, fetched by WhatsApp) stays valid."""
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env != "production":

@@ -5,12 +5,18 @@ Each "sent once" record (an alert, a digest period, a reminder slot, a recurring
 entry id) is written in the same transaction as the outbox rows it produces, so however often a
 job runs, in however many processes, every message goes out once. Falling back under a budget
 threshold re-arms it.
+
+A message goes to the group's chats (a Telegram group, the playground) and — given the
+settings — to each member who has a phone, on their own channel (WhatsApp first, SMS otherwise,
+opt-outs respected): a group made on WhatsApp or SMS has no chat of its own. Reminders reach
+only the phone of the person who owes. Digests carry a chart (a photo on Telegram, media on
+WhatsApp).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +24,8 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy import Connection
 
+from chipin.bot.charts import spending_chart
+from chipin.bot.member_notices import to_phone_members
 from chipin.bot.messages import Reply
 from chipin.bot.render import render
 from chipin.bot.replies import totals_view
@@ -43,6 +51,8 @@ from chipin.core.money import currency_exponent
 from chipin.core.records import Group, StoredEntry
 from chipin.core.recurrence import due
 from chipin.core.reports import PERIOD_LABELS, period_range, spending
+from chipin.settings import Settings
+from chipin.store.phones import PHONE_CHANNELS, PhoneRepository
 from chipin.store.schedule import RecurringRule, ScheduleRepository
 from chipin.store.uow import SqlUnitOfWork
 
@@ -56,14 +66,34 @@ def queue_to_group(
     key: str,
     now: dt.datetime,
     here: tuple[str, list[Reply]] | None = None,
+    *,
+    settings: Settings | None = None,
+    phone_members: Collection[int] | None = None,
 ) -> int:
-    """Queue ``reply`` to every active conversation of the group; returns how many.
+    """Queue ``reply`` to every active conversation of the group and, with ``settings``, to
+    each member who has a phone (only ``phone_members``, when given); returns how many.
 
     ``here`` is (conversation key, replies) of the turn being handled: that conversation gets
-    the reply after the turn's own answer instead of before it."""
+    the reply after the turn's own answer instead of before it.
+
+    With ``settings``, phone conversations are not written to as conversations: a phone
+    conversation is one person, bound to whichever of their groups is active, and reaching
+    them goes through :func:`~chipin.bot.member_notices.deliver` (the 24-hour window, the
+    template, SMS, opt-outs). Without, the old behaviour: every bound conversation."""
     queued = 0
+    by_phone = settings is not None
+    speaker_phone = None
+    if by_phone and here is not None:
+        channel, _, external_id = here[0].partition(":")
+        if channel in PHONE_CHANNELS:
+            speaker_phone = external_id
+            if phone_members is None or _phone_of(uow, external_id, phone_members):
+                here[1].append(reply)
+                queued += 1
     for conversation in uow.conversations.for_group(group.id):
         if not conversation.active:
+            continue
+        if by_phone and conversation.channel in PHONE_CHANNELS:
             continue
         if here is not None and conversation.key == here[0]:
             here[1].append(reply)
@@ -83,7 +113,24 @@ def queue_to_group(
             is not None
         ):
             queued += 1
+    if settings is not None:
+        queued += to_phone_members(
+            settings,
+            uow,
+            group,
+            reply,
+            key=key,
+            now=now,
+            only=phone_members,
+            skip_phone=speaker_phone,
+        )
     return queued
+
+
+def _phone_of(uow: SqlUnitOfWork, phone: str, member_ids: Collection[int]) -> bool:
+    """Whether ``phone`` is the number of one of ``member_ids``."""
+    phones = PhoneRepository(uow.connection).phones_of(list(member_ids))
+    return phone in phones.values()
 
 
 def _budget_context(budget: Budget, amount_spent: int) -> dict[str, Any]:
@@ -140,6 +187,8 @@ def act_on_budget(
     check: BudgetCheck,
     now: dt.datetime,
     here: tuple[str, list[Reply]] | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> int:
     """Carry out ``check``: claim and queue new alerts, re-arm, warn; returns messages queued."""
     schedule = ScheduleRepository(uow.connection)
@@ -158,6 +207,7 @@ def act_on_budget(
                     f"budget-{budget.id}-{start}-{kind}-{amount}",
                     now,
                     here,
+                    settings=settings,
                 )
         elif kind in check.rearm:
             schedule.rearm(budget.id, start, kind)
@@ -173,6 +223,7 @@ def act_on_budget(
             Reply("budget_projection", context),
             f"budget-{budget.id}-{start}-projection",
             now,
+            settings=settings,
         )
     return sent_count
 
@@ -185,9 +236,11 @@ def check_budgets(
     *,
     projections: bool = False,
     here: tuple[str, list[Reply]] | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Alert on budgets that reached 80% or 100% (once each per period), re-arm the ones that
-    fell back under, and — in scheduled runs — warn when the pace would overshoot."""
+    fell back under, and — in scheduled runs — warn when the pace would overshoot. With
+    ``settings`` the alerts reach phone members too (:func:`queue_to_group`)."""
     schedule = ScheduleRepository(uow.connection)
     sent_count = 0
     for budget, _ in schedule.budgets(group.id):
@@ -198,7 +251,7 @@ def check_budgets(
         already = schedule.alerts_sent(budget.id, start)
         check = decide_budget(budget, amount, already, today, projections=projections)
         if check.changes:
-            sent_count += act_on_budget(uow, group, check, now, here)
+            sent_count += act_on_budget(uow, group, check, now, here, settings=settings)
     return sent_count
 
 
@@ -270,9 +323,16 @@ def _totals(uow: SqlUnitOfWork, group: Group, start: dt.date, end: dt.date) -> l
 
 
 def send_digest(
-    uow: SqlUnitOfWork, group: Group, period: str, today: dt.date, now: dt.datetime
+    uow: SqlUnitOfWork,
+    group: Group,
+    period: str,
+    today: dt.date,
+    now: dt.datetime,
+    *,
+    settings: Settings | None = None,
 ) -> bool:
-    """The digest of the last complete ``period`` (week, month, year), once per period."""
+    """The digest of the last complete ``period`` (week, month, year), once per period, with
+    its chart."""
     current, _ = period_range(period, today)
     start, end = period_range(period, current - dt.timedelta(days=1))
     before, _ = period_range(period, start - dt.timedelta(days=1))
@@ -295,8 +355,9 @@ def send_digest(
             "start": start.isoformat(),
             "end": (end - dt.timedelta(days=1)).isoformat(),
         },
+        chart=spending_chart(uow, group, start, end, label, settings=settings, now=now),
     )
-    queue_to_group(uow, group, reply, f"digest-{group.id}-{period}-{start}", now)
+    queue_to_group(uow, group, reply, f"digest-{group.id}-{period}-{start}", now, settings=settings)
     return True
 
 
@@ -317,9 +378,12 @@ def send_reminders(
     every_days: int,
     today: dt.date,
     now: dt.datetime,
+    *,
+    settings: Settings | None = None,
 ) -> int:
     """Remind members who have owed money for more than ``after_days``, at most once per
-    ``every_days`` each (the slot number is the unique key)."""
+    ``every_days`` each (the slot number is the unique key). The group's chats hear it; on
+    phones, only the person who owes does."""
     schedule = ScheduleRepository(uow.connection)
     balances = services.group_balances(uow, group.id)
     plans = services.settle_up(uow, group.id, remember=False)
@@ -350,13 +414,25 @@ def send_reminders(
                 },
             )
             sent_count += queue_to_group(
-                uow, group, reply, f"reminder-{group.id}-{members[name].id}-{currency}-{slot}", now
+                uow,
+                group,
+                reply,
+                f"reminder-{group.id}-{members[name].id}-{currency}-{slot}",
+                now,
+                settings=settings,
+                phone_members={members[name].id},
             )
     return sent_count
 
 
 def create_recurring(
-    uow: SqlUnitOfWork, group: Group, rule: RecurringRule, today: dt.date, now: dt.datetime
+    uow: SqlUnitOfWork,
+    group: Group,
+    rule: RecurringRule,
+    today: dt.date,
+    now: dt.datetime,
+    *,
+    settings: Settings | None = None,
 ) -> list[int]:
     """Record every occurrence of ``rule`` due by ``today`` that is not recorded yet.
 
@@ -402,6 +478,7 @@ def create_recurring(
                 ),
                 key,
                 now,
+                settings=settings,
             )
     return created
 

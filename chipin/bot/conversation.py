@@ -164,7 +164,12 @@ class ConversationEngine:
         phone.after_turn(self, uow, scene, outcome, now)  # numbered options, member notices
         if outcome.entry_id is not None:  # 80% / 100% of a budget right away; undo re-arms
             check_budgets(
-                uow, group, scene.ctx.today, now, here=(turn.conversation_key, outcome.replies)
+                uow,
+                group,
+                scene.ctx.today,
+                now,
+                here=(turn.conversation_key, outcome.replies),
+                settings=self.settings,
             )
         return outcome
 

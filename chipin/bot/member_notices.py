@@ -1,7 +1,8 @@
 """Reaching people on their phones: which channel reaches a person now; adding a member by
 phone number (in any group, Telegram too) with an invitation and a join code; and the notice
 each affected member gets when an entry that involves them is recorded, changed, undone or
-restored, in any group (a phone group, a Telegram group, the playground).
+restored, in any group (a phone group, a Telegram group, the playground); and the scheduler's
+group-wide messages (budget alerts, digests, reminders) to each member who has a phone.
 
 WhatsApp first where the person has it: free-form inside the 24 hours after their last WhatsApp
 message, else the approved template (``TWILIO_WHATSAPP_TEMPLATE_SID``) when one is configured;
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Collection
 from typing import Any
 
 import structlog
@@ -23,6 +25,7 @@ from chipin.bot.replies import notice
 from chipin.bot.turns import Outcome, Scene
 from chipin.bot.views import entry_view
 from chipin.core.entries import Entry, Expense
+from chipin.core.records import Group
 from chipin.settings import Settings
 from chipin.store.phones import (
     PHONE_CHANNELS,
@@ -119,6 +122,7 @@ def deliver(
         if content_sid:
             payload["content_sid"] = content_sid
             payload["content_variables"] = {"1": flat(payload["text"])}
+            payload.pop("media_urls", None)  # an approved template carries its own content only
     uow.outbox.add(
         channel=channel,
         conversation_key=f"{channel}:{phone}",
@@ -130,6 +134,53 @@ def deliver(
         dedupe_key=dedupe_key,
     )
     return channel
+
+
+def to_phone_members(
+    settings: Settings,
+    uow: SqlUnitOfWork,
+    group: Group,
+    reply: Reply,
+    *,
+    key: str,
+    now: dt.datetime,
+    only: Collection[int] | None = None,
+    skip_phone: str | None = None,
+) -> int:
+    """Queue a group-wide message (a budget alert, a digest, a reminder) to each active member
+    of ``group`` who has a phone, on the channel that reaches them (:func:`deliver`: WhatsApp
+    first, SMS otherwise, opt-outs respected); ``only`` limits it to those member ids, and
+    ``skip_phone`` is the person who hears it in the turn they are having. Each recipient's
+    outbox row has its own dedupe key, so a repeated run queues nothing twice. How many were
+    reachable."""
+    members = [
+        m for m in uow.ledger.members(group.id) if m.active and (only is None or m.id in only)
+    ]
+    phones = PhoneRepository(uow.connection).phones_of([m.id for m in members])
+    reached = 0
+    for member in sorted(members, key=lambda m: m.id):
+        phone = phones.get(member.id)
+        if phone is None or phone == skip_phone:
+            continue
+        channel = deliver(
+            settings,
+            uow,
+            phone,
+            reply,
+            locale=group.locale,
+            dedupe_key=f"{key}:member-{member.id}",
+            now=now,
+        )
+        if channel is not None:
+            reached += 1
+            log.info(
+                "chipin.phone_alert",
+                phone=mask_phone(phone),
+                channel=channel,
+                group_id=group.id,
+                template=reply.template,
+            )
+    return reached
 
 
 def involved(entry: Entry) -> list[str]:

@@ -59,6 +59,19 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class Chart:
+    """A picture that goes with a reply (a spending chart). Channels that show pictures get it
+    beside the text; the others get the text alone, which always says everything."""
+
+    data: dict[str, Any]
+    """What the chart shows (``chipin.bot.charts.ChartData`` as JSON): Telegram draws and
+    uploads it at send time, so it needs no public URL."""
+    url: str | None = None
+    """The chart's signed, expiring absolute URL, for channels that fetch media by URL
+    (WhatsApp); None without ``PUBLIC_BASE_URL`` or ``CHIPIN_SECRET_KEY``."""
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What the bot wants to say, before it is rendered for a channel."""
 
@@ -70,6 +83,8 @@ class Reply:
     """Replace the message whose button was pressed instead of sending a new one."""
     private: bool = False
     """Only for the person it answers (acknowledging a press), not the whole group."""
+    chart: Chart | None = None
+    """A chart to show with the text, where the channel can."""
 
 
 @dataclass(frozen=True, slots=True)

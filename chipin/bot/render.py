@@ -3,6 +3,10 @@
 Templates live in ``chipin/templates/<channel>/<name>.<ext>.j2`` with ``chipin/templates/text``
 as the plain-text fallback (web playground, terminal, SMS until they get their own). Undefined
 variables are errors (StrictUndefined), and HTML templates autoescape user text.
+
+A reply's chart becomes payload keys for the channels that show pictures: ``chart`` (the data,
+drawn and uploaded by the Telegram adapter) or ``media_urls`` (the signed URL WhatsApp fetches).
+SMS, the playground and the terminal get the text alone.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 
-from chipin.bot.messages import Reply
+from chipin.bot.messages import Chart, Reply
 from chipin.core.money import format_number
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FORMATS = {"telegram": "html"}
 """Channels whose messages are marked up; every other channel gets plain text."""
+DRAWS_CHARTS = frozenset({"telegram"})
+"""Channels whose adapter draws a chart from its data and uploads the picture."""
+FETCHES_MEDIA = frozenset({"whatsapp"})
+"""Channels whose provider fetches pictures from a URL (Twilio's ``MediaUrl``)."""
 
 
 def format_amount(minor: int, currency: str, locale: str = "en_US") -> str:
@@ -73,4 +81,15 @@ def render(channel: str, reply: Reply, *, locale: str = "en_US") -> dict[str, An
     payload: dict[str, Any] = {"text": text, "format": fmt, "template": reply.template}
     if reply.actions:
         payload["actions"] = [{"label": a.label, "data": a.data} for a in reply.actions]
+    if reply.chart is not None:
+        payload |= chart_payload(channel, reply.chart)
     return payload
+
+
+def chart_payload(channel: str, chart: Chart) -> dict[str, Any]:
+    """The payload keys that carry ``chart`` on ``channel`` (none where it cannot be shown)."""
+    if channel in DRAWS_CHARTS:
+        return {"chart": chart.data}
+    if channel in FETCHES_MEDIA and chart.url:
+        return {"media_urls": [chart.url]}
+    return {}

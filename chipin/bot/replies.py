@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from chipin.bot.charts import spending_chart
 from chipin.bot.messages import Action, Reply
 from chipin.core import services
 from chipin.core.records import Group
@@ -73,7 +74,7 @@ def spending_reply(
     engine: ConversationEngine, uow: SqlUnitOfWork, scene: Scene, intent: it.ShowSpending
 ) -> Reply:
     """Totals by category and member for the asked period (a named month too), beside the
-    period before it."""
+    period before it; the whole group's report has a chart."""
     today = engine.today(scene.group)
     month = named_month(scene.message.text) if intent.period is None else None
     if month is not None:
@@ -90,6 +91,11 @@ def spending_reply(
 
     before = previous_range(start, end)
     previous = {t.currency: t.total for t in totals_between(*before)} if before else {}
+    chart = None
+    if intent.category is None and intent.member is None:
+        chart = spending_chart(
+            uow, scene.group, start, end, label, settings=engine.settings, now=engine.clock()
+        )
     return Reply(
         "spending",
         {
@@ -102,4 +108,5 @@ def spending_reply(
                 for t in totals_between(start, end)
             ],
         },
+        chart=chart,
     )

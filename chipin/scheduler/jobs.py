@@ -6,7 +6,8 @@ broken group cannot stop the others. Budgets are checked for every group at once
 set-based reads (``budget_checks``); only the groups whose budgets change state (a threshold
 newly reached or fallen back under, a projection due) then get a small write transaction.
 Running a pass twice, or in two processes at once, sends nothing twice (the producers' unique
-records see to that).
+records see to that). With the settings, every message also reaches the members who have a
+phone, on their own channel, and digests carry the links of their charts.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from chipin.bot.alerts import (
     send_reminders,
 )
 from chipin.core.records import Group
+from chipin.settings import Settings
 from chipin.store.schedule import ScheduleRepository, budgets
 from chipin.store.uow import SqlUnitOfWork
 
@@ -75,9 +77,17 @@ class Work:
 
 
 class Jobs:
-    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], dt.datetime] | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.settings = settings
+        """Without settings nothing goes to phone members and charts have no links."""
 
     def _work(self) -> Work:
         work = Work()
@@ -103,16 +113,22 @@ class Jobs:
             schedule = ScheduleRepository(uow.connection)
             if group_id in work.recurring:
                 for rule in schedule.recurring(group_id):
-                    report.recurring += len(create_recurring(uow, group, rule, today, at))
+                    report.recurring += len(
+                        create_recurring(uow, group, rule, today, at, settings=self.settings)
+                    )
             for period in work.digests.get(group_id, []):
-                report.digests += send_digest(uow, group, period, today, at)
+                report.digests += send_digest(uow, group, period, today, at, settings=self.settings)
             for after_days, every_days in work.reminders.get(group_id, []):
-                report.reminders += send_reminders(uow, group, after_days, every_days, today, at)
+                report.reminders += send_reminders(
+                    uow, group, after_days, every_days, today, at, settings=self.settings
+                )
             uow.commit()
 
     def _write_budgets(self, group: Group, checks: list[BudgetCheck], at: dt.datetime) -> int:
         with SqlUnitOfWork(self.engine) as uow:
-            queued = sum(act_on_budget(uow, group, check, at) for check in checks)
+            queued = sum(
+                act_on_budget(uow, group, check, at, settings=self.settings) for check in checks
+            )
             uow.commit()
         return queued
 

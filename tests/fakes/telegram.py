@@ -2,7 +2,8 @@
 
 A stdlib ``ThreadingHTTPServer`` on 127.0.0.1 with an ephemeral port, so tests point the real
 python-telegram-bot client at it (``base_url=f"{fake.base_url}/bot"``). It implements getMe,
-sendMessage, editMessageText, answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo and
+sendMessage, sendPhoto (a multipart upload: the file is recorded as :class:`Upload`),
+editMessageText, answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo and
 getUpdates (serving queued updates by offset), records every call, and answers in the real
 envelope: ``{"ok": true, "result": …}`` or ``{"ok": false, "error_code", "description",
 "parameters"?}``. Failures are scripted per method: 429 with ``retry_after``, 500, 403 "bot was
@@ -11,6 +12,9 @@ blocked by the user", 400 with a description, or a slow answer.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import hashlib
 import itertools
 import json
 import threading
@@ -64,6 +68,15 @@ class Call:
         return [b for row in markup.get("inline_keyboard", []) for b in row]
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file sent in a multipart request (sendPhoto's ``photo``)."""
+
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
 @dataclass
 class Failure:
     """A scripted answer for the next ``times`` calls of a method (optionally one chat's)."""
@@ -84,6 +97,33 @@ class _State:
     updates: list[dict[str, Any]] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
     message_ids: dict[str, itertools.count[int]] = field(default_factory=dict)
+
+
+class _BadRequest(Exception):
+    """A method's own refusal of its parameters (answered 400 with this description)."""
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A multipart/form-data body: fields decoded as PTB posts them, files as Uploads (a field
+    that says ``attach://name`` gets the file of that name)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.message_from_bytes(head + raw, policy=email.policy.HTTP)
+    params: dict[str, Any] = {}
+    files: dict[str, Upload] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[name] = Upload(filename, part.get_content_type(), data)
+        else:
+            params[name] = _decode(data.decode())
+    for key, value in list(params.items()):
+        if isinstance(value, str) and value.startswith("attach://"):
+            params[key] = files.pop(value.removeprefix("attach://"), value)
+    return params | files
 
 
 def _decode(value: str) -> Any:
@@ -193,6 +233,10 @@ class FakeTelegram(LocalServer):
         """The sendMessage calls that succeeded, in order."""
         return self.calls_to("sendMessage", ok=True)
 
+    def photos(self) -> list[Call]:
+        """The sendPhoto calls that succeeded, in order; ``call["photo"]`` is an Upload."""
+        return self.calls_to("sendPhoto", ok=True)
+
     @property
     def webhook(self) -> dict[str, Any]:
         with self._lock:
@@ -220,8 +264,12 @@ class FakeTelegram(LocalServer):
         if method == "getUpdates":
             result = self._get_updates(params)
         else:
-            with self._lock:
-                result = handler(self, params)
+            try:
+                with self._lock:
+                    result = handler(self, params)
+            except _BadRequest as exc:
+                self._record(method, params, 400)
+                return 400, {"ok": False, "error_code": 400, "description": str(exc)}, 0.0
         self._record(method, params, 200)
         return 200, {"ok": True, "result": result}, failure.delay if failure else 0.0
 
@@ -279,6 +327,21 @@ def _send_message(fake: FakeTelegram, params: dict[str, Any]) -> Any:
     return fake._message(str(params["chat_id"]), str(params.get("text", "")), params)
 
 
+def _send_photo(fake: FakeTelegram, params: dict[str, Any]) -> Any:
+    photo = params.get("photo")
+    if not isinstance(photo, Upload) or not photo.data:
+        raise _BadRequest("Bad Request: there is no photo in the request")
+    message = fake._message(str(params["chat_id"]), "", params)
+    del message["text"]
+    unique = hashlib.sha256(photo.data).hexdigest()[:16]
+    message["photo"] = [
+        {"file_id": f"photo-{unique}", "file_unique_id": unique, "width": 800, "height": 600}
+    ]
+    if params.get("caption"):
+        message["caption"] = str(params["caption"])
+    return message
+
+
 def _edit_message_text(fake: FakeTelegram, params: dict[str, Any]) -> Any:
     message = fake._message(str(params["chat_id"]), str(params.get("text", "")), params)
     message["message_id"] = int(params["message_id"])
@@ -325,6 +388,7 @@ def _get_webhook_info(fake: FakeTelegram, params: dict[str, Any]) -> Any:
 METHODS: dict[str, Callable[[FakeTelegram, dict[str, Any]], Any]] = {
     "getMe": _get_me,
     "sendMessage": _send_message,
+    "sendPhoto": _send_photo,
     "editMessageText": _edit_message_text,
     "answerCallbackQuery": _true,
     "setWebhook": _set_webhook,
@@ -354,6 +418,8 @@ def _make_handler(fake: FakeTelegram) -> Callable[..., BaseHTTPRequestHandler]:
             params: dict[str, Any]
             if "json" in kind:
                 params = json.loads(raw or b"{}")
+            elif kind.startswith("multipart/form-data"):
+                params = _multipart(kind, raw)
             else:
                 params = {k: _decode(v[-1]) for k, v in parse_qs(raw.decode()).items()}
             status, body, delay = fake._answer(method, params)

@@ -2,8 +2,10 @@
 the dispatcher relies on.
 
 Kinds: ``send`` (sendMessage, HTML, an inline keyboard from the payload's actions, a reply to
-the message that asked), ``edit`` (editMessageText of the message whose button was pressed) and
-``answer`` (answerCallbackQuery: every press is acknowledged). Failures become
+the message that asked; with a ``chart`` in the payload, sendPhoto with the chart drawn here and
+uploaded — no public URL needed, polling works — the text as its caption when it fits, else the
+photo and then the text), ``edit`` (editMessageText of the message whose button was pressed)
+and ``answer`` (answerCallbackQuery: every press is acknowledged). Failures become
 :class:`SendError`: a 429 or our own rate limit → ``retry_after`` (deferred, not a try); 403 →
 ``recipient_gone`` (the conversation goes inactive); a network error, timeout or 5xx → retryable;
 any other 400 → not retryable (sending it again cannot help).
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +43,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest, RequestData
 
+from chipin.bot.charts import ChartData, render_png
 from chipin.bot.messages import SendError, SendResult
 from chipin.channels.telegram.limits import RateLimiter, RateLimits
 from chipin.channels.telegram.normalize import BotIdentity
@@ -47,6 +52,9 @@ from chipin.settings import Settings
 log = structlog.get_logger("chipin.telegram")
 
 TELEGRAM_TEXT_LIMIT = 4096
+TELEGRAM_CAPTION_LIMIT = 1024
+"""Characters of a photo's caption, counted after the HTML markup is parsed away."""
+_TAG = re.compile(r"<[^>]+>")
 _UNCHANGED = "message is not modified"
 _EDIT_GONE = ("message to edit not found", "message can't be edited")
 _QUERY_EXPIRED = "query is too old"
@@ -231,13 +239,47 @@ class TelegramAdapter:
             kwargs["reply_parameters"] = ReplyParameters(
                 int(reply_to), allow_sending_without_reply=True
             )
+        photo = await self._chart(payload)
         try:
-            message = await self.bot.send_message(chat_id=int(recipient), **kwargs)
+            message = await self._post(int(recipient), kwargs, photo)
         except ChatMigrated as exc:  # the group became a supergroup: follow it once
             log.info("chipin.telegram_chat_migrated", old=recipient, new=exc.new_chat_id)
             kwargs.pop("reply_parameters", None)
-            message = await self.bot.send_message(chat_id=exc.new_chat_id, **kwargs)
+            message = await self._post(exc.new_chat_id, kwargs, photo)
         return SendResult(str(message.message_id))
+
+    async def _post(self, chat_id: int, kwargs: dict[str, Any], photo: bytes | None) -> Message:
+        """sendMessage; with a photo, sendPhoto captioned with the text when it fits, else the
+        photo and then the text (the text's message is the one buttons and edits belong to)."""
+        if photo is None:
+            return await self.bot.send_message(chat_id=chat_id, **kwargs)
+        text = kwargs["text"]
+        visible = html.unescape(_TAG.sub("", text)) if "parse_mode" in kwargs else text
+        if len(visible.encode("utf-16-le")) // 2 <= TELEGRAM_CAPTION_LIMIT:
+            options = {k: v for k, v in kwargs.items() if k not in ("text", "link_preview_options")}
+            return await self.bot.send_photo(
+                chat_id=chat_id, photo=photo, filename="chart.png", caption=text, **options
+            )
+        await self.bot.send_photo(
+            chat_id=chat_id,
+            photo=photo,
+            filename="chart.png",
+            reply_parameters=kwargs.get("reply_parameters"),
+        )
+        return await self.bot.send_message(chat_id=chat_id, **kwargs)
+
+    @staticmethod
+    async def _chart(payload: dict[str, Any]) -> bytes | None:
+        """The payload's chart drawn as PNG (off the event loop: it takes a few hundred ms), or
+        None. A chart that cannot be drawn is logged and the text goes alone."""
+        data = payload.get("chart")
+        if not isinstance(data, dict):
+            return None
+        try:
+            return await asyncio.to_thread(render_png, ChartData.from_json(data))
+        except Exception:
+            log.exception("chipin.telegram_chart_failed")
+            return None
 
     async def _edit(self, recipient: str, payload: dict[str, Any]) -> SendResult:
         message_id = int(payload["message_id"])
