@@ -232,6 +232,19 @@ def proc_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def parents() -> dict[int, int]:
+    """pid → parent pid of every process."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                raw = (d / "stat").read_text()
+            except OSError:
+                continue
+            out[int(d.name)] = int(raw.rsplit(")", 1)[1].split()[1])
+    return out
+
+
 def postgres_ticks() -> dict[int, int]:
     out = {}
     for d in Path("/proc").iterdir():
@@ -298,6 +311,7 @@ class Server:
     log: Path
     fixes: tuple[str, ...] = ()
     split: bool = False  # `chipin serve --no-worker` + a `chipin worker` process
+    workers: int = 1  # `chipin serve --workers N` (PostgreSQL): N whole serve processes
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
@@ -309,7 +323,9 @@ class Server:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in (self.proc, self.worker) if p is not None]
+        """The server's processes, with the children ``--workers`` forks (uvicorn's)."""
+        roots = {p.pid for p in (self.proc, self.worker) if p is not None}
+        return sorted(roots | {pid for pid, parent in parents().items() if parent in roots})
 
     def _command(self, args: list[str]) -> list[str]:
         if self.fixes:  # this file patches, then runs chipin's own CLI
@@ -320,6 +336,8 @@ class Server:
         env = {**os.environ, "DATABASE_URL": self.database_url, **SERVER_ENV}
         web_only = no_worker or self.split
         args = ["serve", "--port", str(self.port)] + (["--no-worker"] if web_only else [])
+        if self.workers > 1:
+            args += ["--workers", str(self.workers)]
         with self.log.open("ab") as out:
             self.spawned_at = time.time()
             self.proc = subprocess.Popen(self._command(args), env=env, stdout=out, stderr=out)
@@ -647,7 +665,7 @@ def run_backend(
     planned_kinds: Counter[str] = Counter()
     ranges: list[tuple[str, int, int]] = []
     pg = backend == "postgres"
-    server = Server(url, log, fixes, split=args.split)
+    server = Server(url, log, fixes, split=args.split, workers=args.server_workers)
     try:
         server.start()
         rooms = make_rooms(server.url, rng)
@@ -851,357 +869,12 @@ def integrity(
 
 # -- what if: candidate fixes, monkeypatched -------------------------------------------------------
 
-# Each patch is the smallest monkeypatch that behaves like a proposed fix; the proposed diffs
-# against the real modules are in the report that goes with this bench.
+# Each patch is the smallest monkeypatch that behaves like a proposed fix, measured against the
+# code as it is before the fix is written for real. The earlier ones (no pre-ping, a group
+# looked up once, text inserts, batched dispatch, one transaction per round) are in the code
+# now; add the next candidate here.
 
-
-def _fix_ping() -> None:
-    """Ping a pooled PostgreSQL connection only when it sat idle > 30 s (instead of
-    ``pool_pre_ping=True``: one extra round trip on every checkout, 5 per message)."""
-    from sqlalchemy import exc as sa_exc
-
-    import chipin.app
-    import chipin.cli
-    from chipin.store import db
-
-    original = db.make_engine
-
-    def make_engine_(url: str, **kwargs: Any) -> Engine:
-        if db.normalize_url(url).startswith("sqlite"):
-            return original(url, **kwargs)
-        kwargs.setdefault("pool_pre_ping", False)
-        engine = original(url, **kwargs)
-
-        @event.listens_for(engine, "checkin")
-        def _checkin(_dbapi: Any, record: Any) -> None:
-            record.info["idle_since"] = time.monotonic()
-
-        @event.listens_for(engine, "checkout")
-        def _checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
-            since = record.info.get("idle_since")
-            if since is not None and time.monotonic() - since > 30:
-                try:
-                    engine.dialect.do_ping(dbapi)
-                except Exception as exc:
-                    raise sa_exc.DisconnectionError() from exc
-
-        return engine
-
-    for module in (db, chipin.app, chipin.cli):
-        module.make_engine = make_engine_  # type: ignore[attr-defined]
-
-
-def _fix_group_once() -> None:
-    """Look the conversation's group up once per transaction: ``Worker._apply`` calls
-    ``group_of`` after ``apply`` already found it (2 SELECTs per message)."""
-    from chipin.bot.conversation import ConversationEngine
-
-    original = ConversationEngine._find_group
-
-    def _find_group(self: Any, uow: Any, message: Any) -> Any:
-        memo = uow.__dict__.setdefault("_bench_groups", {})
-        key = (message.channel, message.chat_id)
-        found = memo.get(key)
-        if found is None:
-            found = original(self, uow, message)
-            if found is not None:  # never remember "no group": apply may create it
-                memo[key] = found
-        return found
-
-    ConversationEngine._find_group = _find_group  # type: ignore[method-assign]
-
-
-def _fix_prepare_snapshot() -> None:
-    """``prepare`` parses against the group and roster the previous ``apply`` of the same claim
-    had already read, instead of a read-only transaction (3 SELECTs) per message."""
-    import chipin.bot.conversation as conv
-    from chipin.bot.commands import read_command
-    from chipin.bot.messages import InboundMessage
-    from chipin.bot.turns import Turn
-    from chipin.bot.worker import Worker
-    from chipin.parsing.intents import ParseContext
-    from chipin.store.repository import name_key
-
-    snapshots: dict[str, tuple[Any, list[Any]]] = {}
-    original_prepare = conv.ConversationEngine.prepare
-    original_apply = conv.ConversationEngine.apply
-    original_context = conv.ConversationEngine._context
-    original_claim = Worker._claim
-
-    def _context(self: Any, uow: Any, group: Any, message: Any) -> Any:
-        uow.__dict__["_bench_group"] = group
-        return original_context(self, uow, group, message)
-
-    def apply(self: Any, uow: Any, turn: Any) -> Any:
-        outcome = original_apply(self, uow, turn)
-        group = uow.__dict__.get("_bench_group")
-        if group is not None:  # the members are in the unit of work's cache: no query
-            snapshots[turn.conversation_key] = (group, uow.ledger.members(group.id))
-        return outcome
-
-    async def prepare(self: Any, uow_factory: Any, item: Any) -> Any:
-        snap = snapshots.get(item.conversation_key)
-        message = InboundMessage.from_json(item.payload)
-        if (
-            snap is None
-            or message.kind != "message"
-            or not message.text.strip()
-            or message.channel not in conv.SELF_NAMED_CHANNELS
-        ):
-            return await original_prepare(self, uow_factory, item)
-        group, members = snap
-        clean = " ".join(message.sender_name.split()) or "Someone"
-        known = next((m for m in members if name_key(m.name) == name_key(clean)), None)
-        sender = known.name if known else clean
-        roster = [m.name for m in members if m.active]
-        if sender not in roster:
-            roster.append(sender)
-        ctx = ParseContext(sender, tuple(roster), group.currency, self.today(group), group.timezone)
-        command = read_command(message.text, ctx.members)
-        if command is not None:
-            return Turn(item.id, message, item.conversation_key, ctx=ctx, command=command)
-        intent = await conv.parse_text(  # type: ignore[attr-defined]
-            message.text, ctx, mode=self.settings.parser, gemini=self.gemini
-        )
-        return Turn(item.id, message, item.conversation_key, ctx=ctx, intent=intent)
-
-    def _claim(self: Any, holder: str) -> Any:
-        claimed = original_claim(self, holder)
-        if claimed is not None:
-            snapshots.pop(claimed[0], None)  # a new claim starts from the database
-        return claimed
-
-    conv.ConversationEngine._context = _context  # type: ignore[method-assign]
-    conv.ConversationEngine.apply = apply  # type: ignore[method-assign]
-    conv.ConversationEngine.prepare = prepare  # type: ignore[method-assign]
-    Worker._claim = _claim  # type: ignore[method-assign]
-
-
-def _fix_text_inserts() -> None:
-    """The inbox, lease and outbox inserts as module-level ``text()`` statements: SQLAlchemy
-    never caches the dialect ``insert().on_conflict_do_nothing()`` (``inherit_cache = False``),
-    so each of the 3 per message is compiled anew."""
-    from sqlalchemy import bindparam
-
-    from chipin.store.inbox import InboxQueue
-    from chipin.store.outbox import OutboxQueue
-
-    enqueue_sql = text(
-        "INSERT INTO inbox (channel, provider_id, conversation_key, kind, payload, raw, status, "
-        "attempts, needs_review, received_at) VALUES (:channel, :provider_id, "
-        ":conversation_key, :kind, :payload, :raw, 'pending', 0, false, :received_at) "
-        "ON CONFLICT (channel, provider_id) DO NOTHING RETURNING id"
-    ).bindparams(
-        bindparam("payload", type_=t.inbox.c.payload.type),
-        bindparam("raw", type_=t.inbox.c.raw.type),
-        bindparam("received_at", type_=t.inbox.c.received_at.type),
-    )
-    lease_sql = text(
-        "INSERT INTO conversation_leases (conversation_key) VALUES (:key) "
-        "ON CONFLICT (conversation_key) DO NOTHING"
-    )
-    outbox_sql = text(
-        "INSERT INTO outbox (channel, conversation_key, recipient, kind, payload, status, "
-        "attempts, next_attempt_at, inbox_id, dedupe_key, created_at, updated_at) VALUES "
-        "(:channel, :conversation_key, :recipient, :kind, :payload, 'pending', 0, :now, "
-        ":inbox_id, :dedupe_key, :now, :now) ON CONFLICT DO NOTHING RETURNING id"
-    ).bindparams(
-        bindparam("payload", type_=t.outbox.c.payload.type),
-        bindparam("now", type_=t.outbox.c.created_at.type),
-    )
-
-    def enqueue(self: Any, *, channel: str, provider_id: str, conversation_key: str, kind: str,
-                payload: Any, raw: Any, now: dt.datetime) -> int | None:  # fmt: skip
-        row = self.conn.execute(
-            enqueue_sql,
-            {
-                "channel": channel,
-                "provider_id": provider_id,
-                "conversation_key": conversation_key,
-                "kind": kind,
-                "payload": payload,
-                "raw": raw,
-                "received_at": now,
-            },
-        ).first()
-        if row is None:
-            return None
-        self.conn.execute(lease_sql, {"key": conversation_key})
-        return int(row[0])
-
-    def add(self: Any, *, channel: str, conversation_key: str, recipient: str, kind: str,
-            payload: Any, now: dt.datetime, inbox_id: int | None = None,
-            dedupe_key: str | None = None) -> int | None:  # fmt: skip
-        row = self.conn.execute(
-            outbox_sql,
-            {
-                "channel": channel,
-                "conversation_key": conversation_key,
-                "recipient": recipient,
-                "kind": kind,
-                "payload": payload,
-                "now": now,
-                "inbox_id": inbox_id,
-                "dedupe_key": dedupe_key,
-            },
-        ).first()
-        return int(row[0]) if row else None
-
-    InboxQueue.enqueue = enqueue  # type: ignore[method-assign]
-    OutboxQueue.add = add  # type: ignore[method-assign]
-
-
-def _fix_batch_dispatch() -> None:
-    """The dispatcher claims a batch with one ``UPDATE … RETURNING`` (not one UPDATE per row,
-    then a SELECT) and marks the batch's successful sends in one transaction (executemany),
-    instead of one transaction and one thread hop per sent row."""
-    from sqlalchemy import bindparam, exists, or_, update
-
-    from chipin.bot.messages import SendError
-    from chipin.notify.dispatcher import Dispatcher, log
-    from chipin.store.outbox import OutboxQueue
-
-    def claim_due(
-        self: Any,
-        holder: str,
-        now: dt.datetime,
-        lease: dt.timedelta,
-        limit: int = 20,
-        channels: tuple[str, ...] | None = None,
-    ) -> list[Any]:
-        o, earlier = t.outbox, t.outbox.alias("earlier")
-        waiting = ("pending", "failed")
-        unclaimed = or_(o.c.claimed_until.is_(None), o.c.claimed_until < now)
-        query = (
-            select(o.c.id)
-            .where(
-                and_(
-                    o.c.status.in_(waiting),
-                    o.c.next_attempt_at <= now,
-                    unclaimed,
-                    ~exists().where(
-                        and_(
-                            earlier.c.conversation_key == o.c.conversation_key,
-                            earlier.c.id < o.c.id,
-                            earlier.c.status.in_(waiting),
-                        )
-                    ),
-                )
-            )
-            .order_by(o.c.id)
-            .limit(limit)
-        )
-        if channels is not None:
-            query = query.where(o.c.channel.in_(channels))
-        if self.conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=o)
-        ids = [r[0] for r in self.conn.execute(query)]
-        if not ids:
-            return []
-        rows = self.conn.execute(
-            update(o)
-            .where(and_(o.c.id.in_(ids), unclaimed, o.c.status.in_(waiting)))
-            .values(claimed_by=holder, claimed_until=now + lease)
-            .returning(*o.c)
-        ).all()
-        return sorted((self._item(r) for r in rows), key=lambda item: item.id)
-
-    mark_many = (
-        update(t.outbox)
-        .where(t.outbox.c.id == bindparam("oid"))
-        .values(
-            status="sent",
-            sent_at=bindparam("now"),
-            updated_at=bindparam("now"),
-            attempts=t.outbox.c.attempts + 1,
-            provider_message_id=bindparam("pmid"),
-            provider_status=bindparam("pstatus"),
-            claimed_by=None,
-            claimed_until=None,
-            last_error=None,
-        )
-    )
-
-    def _sent_many(self: Any, done: list[tuple[Any, Any]]) -> None:
-        now = self.clock()
-        with self.uow() as uow:
-            uow.connection.execute(
-                mark_many,
-                [
-                    {
-                        "oid": item.id,
-                        "now": now,
-                        "pmid": r.provider_message_id,
-                        "pstatus": r.provider_status,
-                    }
-                    for item, r in done
-                ],
-            )
-            uow.commit()
-
-    async def _send_only(self: Any, item: Any) -> Any:
-        adapter = self.adapters.get(item.channel)
-        try:
-            if adapter is None:
-                raise SendError(f"the {item.channel} channel is not configured", retryable=False)
-            return await adapter.send(item.recipient, item.kind, item.payload)
-        except SendError as exc:
-            status = await asyncio.to_thread(self._failed, item, exc)
-            log.warning("chipin.send_failed", outbox_id=item.id, status=status, error=str(exc))
-        except Exception as exc:
-            status = await asyncio.to_thread(
-                self._failed, item, SendError(f"{type(exc).__name__}: {exc}")
-            )
-            log.exception("chipin.send_error", outbox_id=item.id, channel=item.channel)
-        return None
-
-    async def run_once(self: Any, holder: str) -> int:
-        items = await asyncio.to_thread(self._claim, holder)
-        if items:
-            results = await asyncio.gather(*(self._send_only(item) for item in items))
-            done = [(i, r) for i, r in zip(items, results, strict=True) if r is not None]
-            if done:
-                await asyncio.to_thread(self._sent_many, done)
-        return len(items)
-
-    OutboxQueue.claim_due = claim_due  # type: ignore[method-assign]
-    Dispatcher._sent_many = _sent_many  # type: ignore[attr-defined]
-    Dispatcher._send_only = _send_only  # type: ignore[attr-defined]
-    Dispatcher.run_once = run_once  # type: ignore[method-assign]
-
-
-def _fix_wake() -> None:
-    """``Runtime.wake`` is called from the HTTP handler's worker thread (the playground's and
-    webhooks' endpoints are sync ``def``), and ``asyncio.Event.set`` is not thread-safe: the
-    waiting worker slot is only resumed when something else wakes the event loop (the 0.2 s
-    poll at low load). Hand the set to the loop with ``call_soon_threadsafe``."""
-    from chipin.runtime import Runtime
-
-    original_start = Runtime.start
-
-    def start(self: Any, **kwargs: Any) -> None:
-        self._loop = asyncio.get_running_loop()
-        original_start(self, **kwargs)
-
-    def wake(self: Any) -> None:
-        loop = getattr(self, "_loop", None)
-        if loop is None:
-            self.wake_worker.set()
-        else:
-            loop.call_soon_threadsafe(self.wake_worker.set)
-
-    Runtime.start = start  # type: ignore[method-assign]
-    Runtime.wake = wake  # type: ignore[method-assign]
-
-
-PATCHES: dict[str, Callable[[], None]] = {
-    "ping": _fix_ping,
-    "group-once": _fix_group_once,
-    "prepare-snapshot": _fix_prepare_snapshot,
-    "text-inserts": _fix_text_inserts,
-    "batch-dispatch": _fix_batch_dispatch,
-    "wake": _fix_wake,
-}
+PATCHES: dict[str, Callable[[], None]] = {}
 FIXES = {name: (patch.__doc__ or "").split("\n")[0] for name, patch in PATCHES.items()}
 
 
@@ -1237,6 +910,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--split",
         action="store_true",
         help="run `chipin serve --no-worker` and a `chipin worker` process instead of one serve",
+    )
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="run `chipin serve --workers N` (PostgreSQL only): N processes, each web + worker",
     )
     parser.add_argument(
         "--after-seconds", type=float, default=20, help="paced run after the restart, seconds"
@@ -1275,6 +954,8 @@ def header(args: argparse.Namespace) -> None:
     shape = (
         "`chipin serve --no-worker` + `chipin worker` subprocesses"
         if args.split
+        else f"`chipin serve --workers {args.server_workers}` subprocess"
+        if args.server_workers > 1
         else "`chipin serve` subprocess"
     )
     print(f"server: {shape}, {settings}{fixes}")
@@ -1475,7 +1156,7 @@ def profile_accept(engine: Engine, plan: list[Planned]) -> tuple[float, float]:
 def matrix(args: argparse.Namespace) -> None:
     """The serial drain (one thread) as is, with each fix alone, and with all: one process each,
     alternating rounds so machine noise hits every variant alike; medians printed."""
-    variants = ["", *(p for p in PATCHES if p != "wake"), "all"]  # wake: latency only
+    variants = ["", *PATCHES, "all"] if PATCHES else [""]
     results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     rounds = 1 if args.quick else 2
     for _ in range(rounds):
@@ -1588,8 +1269,7 @@ def profile(args: argparse.Namespace) -> int:
                 (InboxQueue, "complete", "  inbox complete"),
                 (Worker, "release", "worker: release leases"),
                 (Dispatcher, "_claim", "dispatcher: claim due"),
-                (Dispatcher, "_sent", "dispatcher: mark sent"),
-                (Dispatcher, "_sent_many", "dispatcher: mark batch sent"),
+                (Dispatcher, "_record", "dispatcher: record outcomes"),
             ):
                 if hasattr(owner, attr):
                     phases.wrap(owner, attr, name)
