@@ -1,10 +1,12 @@
 """One scheduler pass: everything due at a given time, for every group.
 
 Jobs are thin: they find the work and call the producers in ``chipin.bot.alerts``. Recurring
-entries, digests and reminders run per group that has them, one transaction per group so one
-broken group cannot stop the others. Budgets are checked for every group at once, with a few
-set-based reads (``budget_checks``); only the groups whose budgets change state (a threshold
-newly reached or fallen back under, a projection due) then get a small write transaction.
+entries, digests and reminders run per group that has them. Budgets are checked for every group
+at once, with a few set-based reads (``budget_checks``); only the groups whose budgets change
+state (a threshold newly reached or fallen back under, a projection due) are written to. Writes
+go up to ``BATCH`` groups per transaction, each group in its own savepoint, so one broken group
+rolls back alone and cannot stop the others, and a pass that sends thousands of alerts commits a
+few dozen times instead of once per group.
 Running a pass twice, or in two processes at once, sends nothing twice (the producers' unique
 records see to that). With the settings, every message also reaches the members who have a
 phone, on their own channel, and digests carry the links of their charts.
@@ -13,6 +15,7 @@ phone, on their own channel, and digests carry the links of their charts.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,7 +23,6 @@ import structlog
 from sqlalchemy import Engine, select
 
 from chipin.bot.alerts import (
-    BudgetCheck,
     act_on_budget,
     budget_checks,
     create_recurring,
@@ -28,7 +30,6 @@ from chipin.bot.alerts import (
     send_digest,
     send_reminders,
 )
-from chipin.core.records import Group
 from chipin.settings import Settings
 from chipin.store.schedule import ScheduleRepository, budgets
 from chipin.store.uow import SqlUnitOfWork
@@ -36,6 +37,8 @@ from chipin.store.uow import SqlUnitOfWork
 __all__ = ["Jobs", "PassReport", "local_today"]
 
 log = structlog.get_logger("chipin.scheduler")
+BATCH = 200
+"""Groups written per transaction (each in its own savepoint)."""
 
 
 @dataclass
@@ -102,38 +105,54 @@ class Jobs:
             work.recurring = {r.group_id for r in schedule.recurring()}
         return work
 
-    def run_group(
-        self, group_id: int, at: dt.datetime, report: PassReport, work: Work | None = None
+    def _each_group(
+        self,
+        group_ids: list[int],
+        write: Callable[[SqlUnitOfWork, int], Counter[str]],
+        report: PassReport,
     ) -> None:
-        """Recurring entries, digests and reminders of one group, in one transaction."""
-        work = work or self._work()
-        with SqlUnitOfWork(self.engine) as uow:
-            group = uow.ledger.group(group_id)
-            today = local_today(group, at)
-            schedule = ScheduleRepository(uow.connection)
-            if group_id in work.recurring:
-                for rule in schedule.recurring(group_id):
-                    report.recurring += len(
-                        create_recurring(uow, group, rule, today, at, settings=self.settings)
-                    )
-            for period in work.digests.get(group_id, []):
-                report.digests += send_digest(uow, group, period, today, at, settings=self.settings)
-            for after_days, every_days in work.reminders.get(group_id, []):
-                report.reminders += send_reminders(
-                    uow, group, after_days, every_days, today, at, settings=self.settings
-                )
-            uow.commit()
+        """``write(uow, group_id)`` for every group, ``BATCH`` groups per transaction, each in
+        a savepoint: a failure is logged and reported, and only that group is rolled back.
+        ``write`` returns what it queued, counted in the report once its batch commits."""
+        for start in range(0, len(group_ids), BATCH):
+            queued: Counter[str] = Counter()
+            with SqlUnitOfWork(self.engine) as uow:
+                for group_id in group_ids[start : start + BATCH]:
+                    try:
+                        with uow:
+                            counts = write(uow, group_id)
+                            uow.commit()
+                        queued.update(counts)
+                    except Exception as exc:  # one group's failure; the others still run
+                        report.failures.append(f"group {group_id}: {type(exc).__name__}: {exc}")
+                        log.exception("chipin.scheduler_group_failed", group_id=group_id)
+                uow.commit()
+            for name, count in queued.items():
+                setattr(report, name, getattr(report, name) + count)
 
-    def _write_budgets(self, group: Group, checks: list[BudgetCheck], at: dt.datetime) -> int:
-        with SqlUnitOfWork(self.engine) as uow:
-            queued = sum(
-                act_on_budget(uow, group, check, at, settings=self.settings) for check in checks
+    def run_group(
+        self, uow: SqlUnitOfWork, group_id: int, at: dt.datetime, work: Work
+    ) -> Counter[str]:
+        """Recurring entries, digests and reminders of one group; how many of each."""
+        done: Counter[str] = Counter()
+        group = uow.ledger.group(group_id)
+        today = local_today(group, at)
+        schedule = ScheduleRepository(uow.connection)
+        if group_id in work.recurring:
+            for rule in schedule.recurring(group_id):
+                done["recurring"] += len(
+                    create_recurring(uow, group, rule, today, at, settings=self.settings)
+                )
+        for period in work.digests.get(group_id, []):
+            done["digests"] += send_digest(uow, group, period, today, at, settings=self.settings)
+        for after_days, every_days in work.reminders.get(group_id, []):
+            done["reminders"] += send_reminders(
+                uow, group, after_days, every_days, today, at, settings=self.settings
             )
-            uow.commit()
-        return queued
+        return done
 
     def run_budgets(self, at: dt.datetime, report: PassReport) -> None:
-        """Every budget of every group: one batched read, then a write per changed group."""
+        """Every budget of every group: one batched read, then the writes of changed groups."""
         try:
             with SqlUnitOfWork(self.engine, readonly=True) as uow:
                 changed, failures = budget_checks(uow.connection, at, projections=True)
@@ -142,12 +161,16 @@ class Jobs:
             log.exception("chipin.scheduler_budgets_failed")
             return
         report.failures += failures
-        for group, checks in changed:
-            try:
-                report.budget_alerts += self._write_budgets(group, checks, at)
-            except Exception as exc:  # one group's failure is logged; the others still run
-                report.failures.append(f"group {group.id}: {type(exc).__name__}: {exc}")
-                log.exception("chipin.scheduler_group_failed", group_id=group.id)
+        by_id = {group.id: (group, checks) for group, checks in changed}
+
+        def write(uow: SqlUnitOfWork, group_id: int) -> Counter[str]:
+            group, checks = by_id[group_id]
+            queued = sum(
+                act_on_budget(uow, group, check, at, settings=self.settings) for check in checks
+            )
+            return Counter(budget_alerts=queued)
+
+        self._each_group(list(by_id), write, report)
 
     def run_due(self, at: dt.datetime | None = None) -> PassReport:
         """Everything due at ``at`` (default: now)."""
@@ -156,12 +179,11 @@ class Jobs:
         work = self._work()
         report.groups = len(work.groups())
         # recurring entries first: an occurrence recorded now counts against budgets below
-        for group_id in sorted(work.per_group()):
-            try:
-                self.run_group(group_id, at, report, work)
-            except Exception as exc:  # one group's failure is logged; the others still run
-                report.failures.append(f"group {group_id}: {type(exc).__name__}: {exc}")
-                log.exception("chipin.scheduler_group_failed", group_id=group_id)
+        self._each_group(
+            sorted(work.per_group()),
+            lambda uow, group_id: self.run_group(uow, group_id, at, work),
+            report,
+        )
         if work.budget_groups:
             self.run_budgets(at, report)
         log.info("chipin.scheduler_pass", **report.as_dict())

@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from chipin.bot.alerts import budget_checks, check_budgets, decide_budget, local_today
@@ -312,3 +314,45 @@ def test_batched_budget_checks_agree_with_check_budgets(engine: Engine) -> None:
     # and a second pass finds nothing to do
     assert Jobs(engine).run_due(LATE + dt.timedelta(minutes=5)).budget_alerts == 0
     assert _state(engine) == (queued, recorded)
+
+
+def test_a_group_that_fails_rolls_back_alone_and_is_retried_next_pass(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Budget writes go many groups per transaction, each in a savepoint: one group failing
+    half-way keeps nothing of its own and stops nobody else; the next pass sends its alert."""
+    import chipin.scheduler.jobs as jobs_module
+
+    flat = setup_group(engine)
+    other = services.create_group(SqlUnitOfWork(engine), "Boat", "EUR", "Europe/Lisbon")
+    services.add_members(SqlUnitOfWork(engine), other.id, ["Ana", "Raj"])
+    now = at(dt.date(2026, 11, 1))
+    with SqlUnitOfWork(engine) as uow:
+        room = uow.conversations.get_or_create("web", "boat-room", now)
+        uow.conversations.update(room.id, now, group_id=other.id)
+        ScheduleRepository(uow.connection).set_budget(
+            Budget(other.id, 30000, "EUR", "month", "food"), None, now
+        )
+        uow.commit()
+    spend(engine, flat, 31000, dt.date(2026, 11, 3))
+    spend(engine, other.id, 31000, dt.date(2026, 11, 3))
+    real = jobs_module.act_on_budget
+
+    def flaky(uow: SqlUnitOfWork, group: Any, check: Any, at_: Any, **kw: Any) -> int:
+        queued = real(uow, group, check, at_, **kw)  # written, then the failure undoes it
+        if group.id == flat:
+            raise RuntimeError("the flat's budget broke")
+        return queued
+
+    monkeypatch.setattr(jobs_module, "act_on_budget", flaky)
+    moment = at(dt.date(2026, 11, 3))
+    report = Jobs(engine).run_due(moment)
+    assert [f.split(":")[0] for f in report.failures] == [f"group {flat}"]
+    with SqlUnitOfWork(engine) as uow:
+        boat = Counter(o.payload["template"] for o in uow.outbox.for_conversation("web:boat-room"))
+    assert boat["budget_alert"] == 2
+    assert sent(engine)["budget_alert"] == 0  # nothing of the flat's kept
+    monkeypatch.setattr(jobs_module, "act_on_budget", real)
+    again = Jobs(engine).run_due(moment)
+    assert again.failures == []
+    assert sent(engine)["budget_alert"] == 2
