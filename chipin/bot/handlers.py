@@ -73,7 +73,15 @@ def on_intent(
         case it.ShowSpending():
             return Outcome(replies=[spending_reply(engine, uow, scene, intent)], result=result)
         case it.SetBudget():
-            return planning.set_budget(uow, scene, intent, engine.today(scene.group), now, result)
+            return planning.set_budget(
+                uow,
+                scene,
+                intent,
+                engine.today(scene.group),
+                now,
+                result,
+                settings=engine.settings,  # phone members hear an alert it sets off
+            )
         case it.Undo():
             return undo_last(uow, scene, now, result)
         case it.EditLast():

@@ -18,6 +18,7 @@ from collections.abc import Collection
 from typing import Any
 
 import structlog
+from sqlalchemy import and_, select
 
 from chipin.bot.messages import Reply
 from chipin.bot.render import render
@@ -27,8 +28,10 @@ from chipin.bot.views import entry_view
 from chipin.core.entries import Entry, Expense
 from chipin.core.records import Group
 from chipin.settings import Settings
+from chipin.store import tables as t
 from chipin.store.phones import (
     PHONE_CHANNELS,
+    PHONE_IDENTITY,
     Contact,
     InvalidNumber,
     PhoneRepository,
@@ -116,13 +119,11 @@ def deliver(
         log.info("chipin.phone_unreachable", phone=mask_phone(phone), template=reply.template)
         return None
     channel, content_sid = chosen
-    payload = render(channel, reply, locale=locale)
-    if channel == "whatsapp":
-        payload["sms_text"] = render("sms", reply, locale=locale)["text"]
-        if content_sid:
-            payload["content_sid"] = content_sid
-            payload["content_variables"] = {"1": flat(payload["text"])}
-            payload.pop("media_urls", None)  # an approved template carries its own content only
+    payload = render(channel, reply, locale=locale)  # on WhatsApp, with its ``sms_text``
+    if channel == "whatsapp" and content_sid:
+        payload["content_sid"] = content_sid
+        payload["content_variables"] = {"1": flat(payload["text"])}
+        payload.pop("media_urls", None)  # an approved template carries its own content only
     uow.outbox.add(
         channel=channel,
         conversation_key=f"{channel}:{phone}",
@@ -198,6 +199,18 @@ def share_of(entry: Entry, name: str) -> int:
     return entry.amount if name in (entry.debtor, entry.creditor) else 0
 
 
+def group_phones(uow: SqlUnitOfWork, group_id: int) -> dict[str, tuple[int, str]]:
+    """member name → (member id, phone number), for the group's members who have a phone: one
+    query, so a group without any (the common case) costs one indexed look-up."""
+    mi, m = t.member_identities, t.members
+    rows = uow.connection.execute(
+        select(m.c.id, m.c.name, mi.c.external_user_id)
+        .select_from(mi.join(m, m.c.id == mi.c.member_id))
+        .where(and_(m.c.group_id == group_id, mi.c.channel == PHONE_IDENTITY))
+    )
+    return {str(r.name): (int(r.id), str(r.external_user_id)) for r in rows}
+
+
 def entry_changed(
     settings: Settings,
     uow: SqlUnitOfWork,
@@ -207,27 +220,33 @@ def entry_changed(
     now: dt.datetime,
 ) -> int:
     """Queue a notice to each member the entry involves who has a phone, except its author;
-    how many were queued."""
-    group = scene.group
-    stored = uow.ledger.entry(group.id, entry_id)
-    if stored is None or change not in CHANGES:
+    how many were queued.
+
+    It runs after every entry recorded, changed, undone or restored, so it starts with the one
+    question most groups answer "nobody": who in the group has a phone besides the author. Only
+    then is the entry read."""
+    if change not in CHANGES:
         return 0
-    entry = stored.entry
-    members = {m.name: m for m in uow.ledger.members(group.id)}
-    targets = [
-        members[n] for n in involved(entry) if n in members and members[n].id != scene.sender.id
-    ]
-    repo = PhoneRepository(uow.connection)
-    phones = repo.phones_of([m.id for m in targets])
+    group = scene.group
+    phones = {
+        name: found
+        for name, found in group_phones(uow, group.id).items()
+        if found[0] != scene.sender.id
+    }
     if not phones:
         return 0
+    stored = uow.ledger.entry(group.id, entry_id)
+    if stored is None:
+        return 0
+    entry = stored.entry
+    targets = [(n, *phones[n]) for n in involved(entry) if n in phones]
+    if not targets:
+        return 0
+    repo = PhoneRepository(uow.connection)
     balances = uow.ledger.balances(group.id).get(entry.currency, {})
     view = entry_view(entry, entry_id)
     queued = 0
-    for member in targets:
-        phone = phones.get(member.id)
-        if phone is None:
-            continue
+    for name, member_id, phone in targets:
         contact = repo.contact(phone)
         here = contact is not None and contact.active_group_id == group.id
         context: dict[str, Any] = {
@@ -235,9 +254,9 @@ def entry_changed(
             "actor": scene.sender.name,
             "change": change,
             "entry": view,
-            "name": member.name,
-            "share": share_of(entry, member.name),
-            "net": balances.get(member.name, 0),
+            "name": name,
+            "share": share_of(entry, name),
+            "net": balances.get(name, 0),
             "hint": "BALANCES" if here else f"{group.name}: balances",
         }
         channel = deliver(
@@ -246,7 +265,7 @@ def entry_changed(
             phone,
             Reply("entry_notice", context),
             locale=group.locale,
-            dedupe_key=f"notice-{scene.inbox_id}-{entry_id}-{member.id}",
+            dedupe_key=f"notice-{scene.inbox_id}-{entry_id}-{member_id}",
             now=now,
             inbox_id=scene.inbox_id,
         )

@@ -8,8 +8,8 @@ HELP are honoured per channel. Buttons become short answers ("Reply 1 to confirm
 The conversation engine calls in here at a few points and otherwise runs as for any channel:
 :func:`scoped` and :func:`handles` while preparing, :func:`group_for` to find the group,
 :func:`route` before the normal flow, :func:`on_scene` once the speaker is a member, and
-:func:`after_turn` with the outcome (the options remembered; the SMS twin of each WhatsApp reply
-kept for its fallback; member notices queued).
+:func:`after_turn` with the outcome (the options remembered; member notices queued). A WhatsApp
+reply carries its SMS rendering in its payload (``chipin.bot.render``) for its SMS fallback.
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 import structlog
 from babel.numbers import get_territory_currencies
-from jinja2 import TemplateError
 from phonenumbers import timezone as phone_zones
 
 from chipin.bot import buttons, member_notices
 from chipin.bot import phone_choices as pc
 from chipin.bot.messages import Action, InboundMessage, Reply
-from chipin.bot.render import render
 from chipin.bot.replies import notice
 from chipin.bot.turns import Outcome, Scene, Turn
 from chipin.core.records import Group, name_key
@@ -52,9 +50,6 @@ __all__ = ["PHONE_CHANNELS", "after_turn", "group_for", "handles", "on_scene", "
 
 OPTIONS_TTL = pc.OPTIONS_TTL
 OPT_OUT, OPT_IN, HELP = pc.OPT_OUT, pc.OPT_IN, pc.HELP
-SMS_TWINS = "sms_twins"
-"""Where a turn's result keeps the SMS rendering of each WhatsApp reply, by reply position, for
-the SMS fallback (``chipin.channels.twilio.delivery``)."""
 
 CREATE = re.compile(
     r"^/?(?:create|new|start)\s+(?:a\s+)?(?:new\s+)?group\s+(?:called\s+|named\s+)?"
@@ -184,16 +179,6 @@ def route(
     engine: ConversationEngine, uow: SqlUnitOfWork, turn: Turn, now: dt.datetime
 ) -> Outcome | None:
     """Keywords, group commands and "no group yet"; None lets the normal flow go on."""
-    outcome = _route(engine, uow, turn, now)
-    if outcome is not None:
-        group = group_for(uow, turn.message)
-        keep_sms_twins(engine, turn.message, outcome, group.locale if group else "en_US")
-    return outcome
-
-
-def _route(
-    engine: ConversationEngine, uow: SqlUnitOfWork, turn: Turn, now: dt.datetime
-) -> Outcome | None:
     message = turn.message
     ask = Ask(engine, uow, PhoneRepository(uow.connection), message, now)
     phone, channel, repo = ask.phone, message.channel, ask.repo
@@ -486,8 +471,8 @@ def choose(
 def after_turn(
     engine: ConversationEngine, uow: SqlUnitOfWork, scene: Scene, outcome: Outcome, now: dt.datetime
 ) -> None:
-    """Remember a phone reply's options; note unread media; keep SMS twins; tell the members an
-    entry change involves (any channel)."""
+    """Remember a phone reply's options; note unread media; tell the members an entry change
+    involves (any channel)."""
     message = scene.message
     if message.channel in PHONE_CHANNELS:
         if message.extra.get("media") and message.text.strip():
@@ -499,29 +484,6 @@ def after_turn(
                 actions = [{"label": a.label, "data": a.data} for a in with_actions[-1].actions]
                 offered = pc.offer(scene.group.id, actions, now)
             PhoneRepository(uow.connection).update_contact(message.sender_id, now, offered=offered)
-        keep_sms_twins(engine, message, outcome, scene.group.locale)
     change = outcome.result.get("outcome")
     if outcome.entry_id is not None and change in member_notices.CHANGES:
         member_notices.entry_changed(engine.settings, uow, scene, outcome.entry_id, change, now)
-
-
-def keep_sms_twins(
-    engine: ConversationEngine, message: InboundMessage, outcome: Outcome, locale: str
-) -> None:
-    """The SMS rendering (``templates/sms``) of each WhatsApp reply, kept in the turn's result by
-    reply position, so a WhatsApp message that fails goes out by SMS as an SMS, not as WhatsApp
-    text with its symbols stripped."""
-    if message.channel != "whatsapp" or "sms" not in member_notices.enabled_channels(
-        engine.settings
-    ):
-        return
-    twins = {}
-    for n, reply in enumerate(outcome.replies):
-        try:
-            text = render("sms", reply, locale=locale)["text"]
-        except TemplateError as exc:  # no SMS (or plain) twin: the fallback plain-ifies it
-            log.warning("chipin.phone_no_sms_twin", template=reply.template, error=str(exc))
-            continue
-        twins[str(n)] = {"template": reply.template, "text": text}
-    if twins:
-        outcome.result[SMS_TWINS] = twins

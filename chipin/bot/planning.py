@@ -25,6 +25,8 @@ from chipin.core.ledger_doc import entry_to_json, parse_entry
 from chipin.core.recurrence import Rule
 from chipin.parsing import intents as it
 from chipin.parsing.recurrence import Recurrence
+from chipin.settings import Settings
+from chipin.store.conversations import conversation_key
 from chipin.store.schedule import ScheduleRepository
 from chipin.store.uow import SqlUnitOfWork
 
@@ -46,7 +48,12 @@ def set_budget(
     today: dt.date,
     now: dt.datetime,
     result: dict[str, Any],
+    *,
+    settings: Settings | None = None,
 ) -> Outcome:
+    """Set (or change) a budget. Already past 80% (or 100%)? The group hears it now: after the
+    answer in this conversation, in the group's other chats and — with ``settings`` — on the
+    phones of its members (WhatsApp first, SMS otherwise; ``alerts.queue_to_group``)."""
     budget = Budget(scene.group.id, intent.amount, intent.currency, intent.period, intent.category)
     budget_id = ScheduleRepository(uow.connection).set_budget(budget, None, now)
     start, end = window(budget, today)
@@ -62,9 +69,11 @@ def set_budget(
             "spent": so_far,
         },
     )
-    check_budgets(uow, scene.group, today, now)  # already past 80%? say so now
+    replies = [reply]
+    here = (conversation_key(scene.message.channel, scene.message.chat_id), replies)
+    check_budgets(uow, scene.group, today, now, here=here, settings=settings)
     return Outcome(
-        replies=[reply], result=result | {"outcome": "budget set", "budget_id": budget_id}
+        replies=replies, result=result | {"outcome": "budget set", "budget_id": budget_id}
     )
 
 

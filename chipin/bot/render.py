@@ -6,7 +6,8 @@ variables are errors (StrictUndefined), and HTML templates autoescape user text.
 
 A reply's chart becomes payload keys for the channels that show pictures: ``chart`` (the data,
 drawn and uploaded by the Telegram adapter) or ``media_urls`` (the signed URL WhatsApp fetches).
-SMS, the playground and the terminal get the text alone.
+SMS, the playground and the terminal get the text alone. A WhatsApp payload also carries
+``sms_text``: the same reply rendered for SMS, for its one SMS fallback.
 """
 
 from __future__ import annotations
@@ -16,11 +17,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+import structlog
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    pass_context,
+    select_autoescape,
+)
 from jinja2.runtime import Context
 
 from chipin.bot.messages import Chart, Reply
 from chipin.core.money import format_number
+
+log = structlog.get_logger("chipin.render")
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FORMATS = {"telegram": "html"}
@@ -29,6 +40,9 @@ DRAWS_CHARTS = frozenset({"telegram"})
 """Channels whose adapter draws a chart from its data and uploads the picture."""
 FETCHES_MEDIA = frozenset({"whatsapp"})
 """Channels whose provider fetches pictures from a URL (Twilio's ``MediaUrl``)."""
+SMS_TWIN = frozenset({"whatsapp"})
+"""Channels whose payload carries ``sms_text``, its SMS rendering: a WhatsApp message that fails
+goes out once by SMS (``chipin.channels.twilio.delivery``), as an SMS."""
 
 
 def format_amount(minor: int, currency: str, locale: str = "en_US") -> str:
@@ -83,7 +97,22 @@ def render(channel: str, reply: Reply, *, locale: str = "en_US") -> dict[str, An
         payload["actions"] = [{"label": a.label, "data": a.data} for a in reply.actions]
     if reply.chart is not None:
         payload |= chart_payload(channel, reply.chart)
+    if channel in SMS_TWIN:
+        twin = sms_twin(reply, locale)
+        if twin is not None:
+            payload["sms_text"] = twin
     return payload
+
+
+def sms_twin(reply: Reply, locale: str = "en_US") -> str | None:
+    """The SMS rendering of ``reply`` (``templates/sms``, else the plain ``templates/text`` one,
+    as :func:`render` resolves any channel), for the SMS fallback of a WhatsApp message; None
+    when neither renders (the fallback then makes the WhatsApp text plain)."""
+    try:
+        return str(render("sms", reply, locale=locale)["text"])
+    except TemplateError as exc:  # no SMS (or plain) template, or it cannot render this reply
+        log.warning("chipin.no_sms_twin", template=reply.template, error=str(exc))
+        return None
 
 
 def chart_payload(channel: str, chart: Chart) -> dict[str, Any]:

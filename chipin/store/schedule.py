@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    CursorResult,
     Date,
     ForeignKey,
     Index,
@@ -132,6 +133,15 @@ CHUNK = 5_000
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+def _won(result: CursorResult[Any]) -> bool:
+    """Whether an ``INSERT … ON CONFLICT DO NOTHING RETURNING …`` inserted its row.
+
+    Claims decide "did I win" from the returned row, never from ``rowcount``: the row count of
+    an ``ON CONFLICT DO NOTHING`` insert is not reliable across drivers (it was seen reporting a
+    skipped row as inserted on PostgreSQL), while RETURNING yields a row only for an insert."""
+    return result.first() is not None
 
 
 def budget_scope(period: str, category: str | None, member_id: int | None) -> str:
@@ -326,8 +336,9 @@ class ScheduleRepository:
             insert_ignore(self.conn, budget_alerts)
             .values(budget_id=budget_id, period_start=period_start, kind=kind, sent_at=now)
             .on_conflict_do_nothing()
+            .returning(budget_alerts.c.budget_id)
         )
-        return bool(result.rowcount)
+        return _won(result)
 
     def rearm(self, budget_id: int, period_start: dt.date, kind: str) -> None:
         """Spending fell back under a threshold: crossing it again alerts again."""
@@ -373,8 +384,9 @@ class ScheduleRepository:
             insert_ignore(self.conn, digest_log)
             .values(group_id=group_id, period=period, period_start=period_start, sent_at=now)
             .on_conflict_do_nothing()
+            .returning(digest_log.c.group_id)
         )
-        return bool(result.rowcount)
+        return _won(result)
 
     # -- reminders ---------------------------------------------------------------------------
 
@@ -408,8 +420,9 @@ class ScheduleRepository:
                 group_id=group_id, member_id=member_id, currency=currency, slot=slot, sent_at=now
             )
             .on_conflict_do_nothing()
+            .returning(reminder_log.c.group_id)
         )
-        return bool(result.rowcount)
+        return _won(result)
 
     # -- recurring ---------------------------------------------------------------------------
 

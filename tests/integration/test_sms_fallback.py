@@ -71,7 +71,7 @@ def test_a_failed_whatsapp_reply_goes_out_once_as_the_sms_template(tw: Harness) 
     counted = segments.count(body)
     assert counted.encoding == "GSM-7" and counted.count == 1
     copy = tw.outbox()[-1]
-    assert copy.payload["sms_source"] == "twin" and copy.dedupe_key == f"fallback-{row.id}"
+    assert copy.payload["sms_source"] == "payload" and copy.dedupe_key == f"fallback-{row.id}"
     # the options are the person's, whichever channel they answer on
     tw.say("sms", ANA, "undo")
     tw.work()

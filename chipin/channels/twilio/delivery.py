@@ -3,9 +3,9 @@ status the REST API answered), kept in order, and the SMS fallback of a WhatsApp
 
 A WhatsApp message that ends failed — its row dead after the REST API refused it (63016 outside
 the 24-hour window, not a WhatsApp number, tries exhausted), or a "failed"/"undelivered" report
-— is sent once more by SMS, with its SMS rendering (``templates/sms``): the ``sms_text`` the payload
-carries (member notices), else the twin its turn kept (``chipin.bot.phone.keep_sms_twins``), else
-— a reply with no twin — its WhatsApp text made plain. Media stays behind: SMS gets the text.
+— is sent once more by SMS, with its SMS rendering (``templates/sms``): the ``sms_text`` every
+WhatsApp payload carries (``chipin.bot.render``), else — a payload without one — its WhatsApp
+text made plain. Media stays behind: SMS gets the text.
 "Once" is the outbox's unique ``dedupe_key`` ("fallback-<outbox id>"): a second failure report
 queues nothing.
 """
@@ -13,14 +13,10 @@ queues nothing.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
 
-from chipin.bot.phone import SMS_TWINS
-from chipin.store import tables as t
 from chipin.store.outbox import OutboxItem
 from chipin.store.phones import Delivery, PhoneRepository, mask_phone
 from chipin.store.uow import SqlUnitOfWork
@@ -118,7 +114,7 @@ def queue_sms_copy(
     if not sms_enabled or (contact is not None and contact.opted_out("sms")):
         log.info("chipin.twilio_no_fallback", outbox_id=item.id, phone=mask_phone(phone))
         return None
-    text, source = sms_text(uow, item)
+    text, source = sms_text(item)
     payload = {
         "text": text,
         "format": "plain",
@@ -149,28 +145,12 @@ def queue_sms_copy(
     return copy
 
 
-REPLY_KEY = re.compile(r"^inbox-(?P<inbox>\d+)-(?P<n>\d+)$")
-"""The worker's dedupe key of a turn's n-th reply."""
-
-
-def sms_text(uow: SqlUnitOfWork, item: OutboxItem) -> tuple[str, str]:
-    """The SMS text of a WhatsApp row, and where it came from: "payload", "twin" or "plain"
-    (the WhatsApp text; the adapter strips its symbols)."""
+def sms_text(item: OutboxItem) -> tuple[str, str]:
+    """The SMS text of a WhatsApp row, and where it came from: "payload" (the ``sms_text`` every
+    WhatsApp payload carries: its SMS rendering, see ``chipin.bot.render``) or "plain" (a row
+    without one, e.g. queued by hand or before payloads carried it: the WhatsApp text, whose
+    symbols the adapter strips)."""
     carried = item.payload.get("sms_text")
     if carried:
         return str(carried), "payload"
-    if item.inbox_id is not None:
-        o, i = t.outbox, t.inbox
-        row = uow.connection.execute(
-            select(o.c.dedupe_key, i.c.result)
-            .select_from(o.join(i, i.c.id == o.c.inbox_id))
-            .where(o.c.id == item.id)
-        ).first()
-        key = REPLY_KEY.match(row.dedupe_key or "") if row is not None else None
-        if row is not None and key is not None and int(key["inbox"]) == item.inbox_id:
-            twins = (row.result or {}).get(SMS_TWINS) or {}
-            twin = twins.get(key["n"]) if isinstance(twins, dict) else None
-            # the position must still name the same reply
-            if twin and twin.get("template") == item.payload.get("template") and twin.get("text"):
-                return str(twin["text"]), "twin"
     return str(item.payload.get("text", "")), "plain"
