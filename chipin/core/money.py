@@ -16,6 +16,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from babel import Locale
+from babel.numbers import NumberPattern
 from iso4217 import Currency
 
 from chipin.core.errors import CurrencyMismatch, InvalidAmount, InvalidSplit, UnknownCurrency
@@ -171,15 +172,21 @@ def _localized(minor: int, currency: str, locale: str, kind: str) -> str:
     """Babel's pattern for the locale (its grouping: 1,50,000 in en_IN), with the fraction digits
     forced to the ISO 4217 exponent: CLDR's display digits are fewer for a few currencies (IQD),
     and no minor unit may be hidden."""
-    loc = Locale.parse(locale)
-    exponent = currency_exponent(currency)
-    base = loc.currency_formats["standard"] if kind == "currency" else loc.decimal_formats[None]
-    pattern = copy(base)
-    pattern.frac_prec = (exponent, exponent)
+    loc, pattern = _pattern(locale, currency_exponent(currency), kind)
     text: str = pattern.apply(
         minor_to_decimal(minor, currency), loc, currency=currency, currency_digits=False
     )
     return text
+
+
+@lru_cache(maxsize=256)
+def _pattern(locale: str, exponent: int, kind: str) -> tuple[Locale, NumberPattern]:
+    """Parsing the locale and copying its pattern cost more than formatting: done once each."""
+    loc = Locale.parse(locale)
+    base = loc.currency_formats["standard"] if kind == "currency" else loc.decimal_formats[None]
+    pattern = copy(base)
+    pattern.frac_prec = (exponent, exponent)
+    return loc, pattern
 
 
 Weight = int | Fraction | Decimal

@@ -31,13 +31,12 @@ def conversation_key(channel: str, external_id: str) -> str:
 
 
 class ConversationRepository:
-    def __init__(
-        self, conn: Connection, cache: dict[tuple[str, str], Conversation | None] | None = None
-    ) -> None:
+    def __init__(self, conn: Connection, cache: dict[Any, Any] | None = None) -> None:
         self.conn = conn
-        self._cache: dict[tuple[str, str], Conversation | None] = {} if cache is None else cache
-        """(channel, external id) → conversation, for one unit of work: a message looks its
-        conversation up several times (the group, the member, the reply). Any write here
+        self._cache: dict[Any, Any] = {} if cache is None else cache
+        """For one unit of work, ("get", channel, external id) → conversation and ("group",
+        id) → its conversations: a message looks its conversation up several times (the group,
+        the member, the reply) and a scheduler pass a group's for every alert. Any write here
         empties it; the unit of work empties it on rollback."""
 
     @staticmethod
@@ -45,9 +44,10 @@ class ConversationRepository:
         return Conversation(r.id, r.channel, r.external_id, r.group_id, r.title, bool(r.active))
 
     def get(self, channel: str, external_id: str) -> Conversation | None:
-        key = (channel, external_id)
+        key = ("get", channel, external_id)
         if key in self._cache:
-            return self._cache[key]
+            cached: Conversation | None = self._cache[key]
+            return cached
         row = self.conn.execute(
             select(t.conversations).where(
                 and_(
@@ -66,10 +66,13 @@ class ConversationRepository:
         return self._record(row) if row else None
 
     def for_group(self, group_id: int) -> list[Conversation]:
-        rows = self.conn.execute(
-            select(t.conversations).where(t.conversations.c.group_id == group_id)
-        )
-        return [self._record(r) for r in rows]
+        key = ("group", group_id)
+        if key not in self._cache:
+            rows = self.conn.execute(
+                select(t.conversations).where(t.conversations.c.group_id == group_id)
+            )
+            self._cache[key] = [self._record(r) for r in rows]
+        return list(self._cache[key])
 
     def get_or_create(
         self, channel: str, external_id: str, now: dt.datetime, *, title: str | None = None

@@ -10,12 +10,12 @@ durable until the outermost block commits.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import NestedTransaction
 
-from chipin.store.conversations import Conversation, ConversationRepository
+from chipin.store.conversations import ConversationRepository
 from chipin.store.drafts import DraftRepository
 from chipin.store.inbox import InboxQueue
 from chipin.store.outbox import OutboxQueue
@@ -35,7 +35,7 @@ class SqlUnitOfWork:
         self._conn: Connection | None = None
         self._ledger: SqlLedgerRepository | None = None
         self._savepoints: list[NestedTransaction] = []
-        self._conversations: dict[tuple[str, str], Conversation | None] = {}
+        self._conversations: dict[Any, Any] = {}
 
     def __enter__(self) -> Self:
         if self._conn is not None:
