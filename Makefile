@@ -48,6 +48,8 @@ bench: install postgres ## run the benchmarks and print their figures
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/settle.py
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/telegram.py
+	$(BIN)/python bench/twilio.py
 
 clean: ## remove the virtual environment, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis chipin.db chipin.db-wal chipin.db-shm

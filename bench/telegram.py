@@ -1,24 +1,27 @@
 """Benchmark of the Telegram webhook's acknowledgement, on SQLite and PostgreSQL.
 
-Run: ``.venv/bin/python bench/telegram.py [--backend sqlite|postgres|both] [--seconds 3]``.
+Run: ``.venv/bin/python bench/telegram.py [--backend sqlite|postgres|both] [--seconds 3]
+[--workers N]``.
 
-For each backend it starts the app in a subprocess (uvicorn, one process, as ``chipin serve``
-runs it) on a free port with a throwaway database: a temporary SQLite file, then a PostgreSQL
-database created on the test server as ``tests/conftest.py`` does and dropped afterwards. The
-worker and the dispatcher are OFF (``background=False``): this measures what Telegram waits for
-(verify the secret, normalise, insert into the inbox, commit, answer 200), not the parsing
-behind it, which would otherwise share the same two cores.
+For each backend it starts the app in a subprocess, served as ``chipin serve --no-worker
+--workers N`` serves it (``chipin.cli.run_web``: uvicorn with uvloop and httptools; N processes
+through uvicorn's workers, PostgreSQL only, default 1), on a free port with a throwaway database:
+a temporary SQLite file, then a PostgreSQL database created on the test server as
+``tests/conftest.py`` does and dropped afterwards. The worker and the dispatcher are OFF: this
+measures what Telegram waits for (verify the secret, normalise, store in the inbox with group
+commit, answer 200), not the parsing behind it, which would otherwise share the same two cores.
 
-The app is ``create_app`` with the Telegram router and one extra route added by this script:
-``POST /bench/bare`` reads the body and answers the same ``{"ok":true}`` with no work, the
-"bare 200 endpoint of the same app". Both are driven with ``httpx.AsyncClient`` (keep-alive,
-one connection per concurrent sender) with real-shaped updates (unique ``update_id``s, a group
-text message) at concurrency 1, 8, 32 and 64 for a fixed time after a warm-up, then at a fixed
-rate of 500 updates/s (open loop: latency counted from each request's scheduled start, so a
-stall is not hidden). It prints updates/s and p50/p99 latency, and the targets:
-≥ 1,500 updates/s acknowledged on PostgreSQL, p99 ≤ 25 ms at 500 updates/s, and at least half
-the bare endpoint's rate. The load generator runs on the same machine and takes CPU from the
-server; both endpoints pay that alike.
+The app is ``create_app`` with one extra route added by this script: ``POST /bench/bare`` reads
+the body and answers the same ``{"ok":true}`` with no work, the "bare 200 endpoint of the same
+app". Both are driven by the same load generator (``bench.common``: a minimal keep-alive
+HTTP/1.1 client on raw asyncio, requests made before the clock starts, its own CPU printed)
+with real-shaped updates (unique ``update_id``s, a group text message in one of 50 chats) at
+concurrency 1, 8, 32 and 64 for a fixed time after a warm-up, then at a fixed rate of 500
+updates/s (open loop: latency counted from each request's scheduled send time, so a stall is
+not hidden). It prints updates/s, p50/p99 latency, the server's CPU per request, the load
+average, and the targets: ≥ 1,500 updates/s acknowledged on PostgreSQL, p99 ≤ 25 ms at 500
+updates/s, and at least half the bare endpoint's rate. The load generator and PostgreSQL run
+on the same two cores and take CPU from the server; both endpoints pay that alike.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import json
 import sys
 from pathlib import Path
 
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 
 ROOT = Path(__file__).resolve().parents[1]
 # This file is named telegram.py: keep its folder off the path so `import telegram` is PTB.
@@ -57,9 +60,9 @@ OK = b'{"ok":true}'
 # -- the server (run in the subprocess) -------------------------------------------------------
 
 
-def serve(port: int) -> None:
-    import uvicorn
-
+def bench_app() -> FastAPI:
+    """The app ``chipin serve --no-worker`` runs, plus the bare endpoint. Made in each server
+    process (uvicorn imports ``bench.telegram:bench_app`` by name with several workers)."""
     from chipin.app import create_app
     from chipin.settings import Settings
     from chipin.webhooks.telegram import telegram_router
@@ -73,7 +76,14 @@ def serve(port: int) -> None:
         await request.body()
         return Response(OK, media_type="application/json")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    return app
+
+
+def serve(port: int, workers: int) -> None:
+    from chipin.cli import run_web
+
+    target = "bench.telegram:bench_app" if workers > 1 else bench_app()
+    run_web(target, host="127.0.0.1", port=port, workers=workers)
 
 
 # -- load -------------------------------------------------------------------------------------
@@ -109,7 +119,7 @@ def update() -> Post:
 # -- report -------------------------------------------------------------------------------------
 
 
-def run_backend(name: str, url: str, seconds: float) -> Results:
+def run_backend(name: str, url: str, seconds: float, workers: int) -> Results:
     env = {
         "DATABASE_URL": url,
         "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -120,7 +130,7 @@ def run_backend(name: str, url: str, seconds: float) -> Results:
         "LOG_LEVEL": "WARNING",
         "CHIPIN_ENV": "development",
     }
-    with server(__file__, env) as srv:
+    with server(__file__, env, workers) as srv:
         return drive(name, srv, "/webhooks/telegram", seconds, update)
 
 

@@ -1,26 +1,28 @@
 """Benchmark of the WhatsApp webhook's acknowledgement (Twilio signature checked), on SQLite
 and PostgreSQL.
 
-Run: ``.venv/bin/python bench/twilio.py [--backend sqlite|postgres|both] [--seconds 3]``.
+Run: ``.venv/bin/python bench/twilio.py [--backend sqlite|postgres|both] [--seconds 3]
+[--workers N]``.
 
-For each backend it starts the app in a subprocess (uvicorn, one process, as ``chipin serve``
-runs it) on a free port with a throwaway database: a temporary SQLite file, then a PostgreSQL
-database created on the test server as ``tests/conftest.py`` does and dropped afterwards. The
-worker and the dispatcher are OFF (``background=False``): this measures what Twilio waits for
-(read the form, validate ``X-Twilio-Signature`` with the twilio library's RequestValidator over
-``PUBLIC_BASE_URL`` + path and every field, normalise the number, insert into the inbox under
-the MessageSid, commit, answer the empty TwiML), not the parsing and sending behind it.
+For each backend it starts the app in a subprocess, served as ``chipin serve --no-worker
+--workers N`` serves it (``chipin.cli.run_web``; N processes on PostgreSQL only, default 1), on
+a free port with a throwaway database: a temporary SQLite file, then a PostgreSQL database
+created on the test server as ``tests/conftest.py`` does and dropped afterwards. The worker and
+the dispatcher are OFF: this measures what Twilio waits for (read the form, validate
+``X-Twilio-Signature`` with the twilio library's RequestValidator over ``PUBLIC_BASE_URL`` +
+path and every field, normalise the number, store in the inbox under the MessageSid with group
+commit, answer the empty TwiML), not the parsing and sending behind it.
 
-The app is ``create_app`` with the Twilio router and one extra route added by this script:
-``POST /bench/bare`` reads the body and answers the same empty TwiML with no work, the "bare
-endpoint of the same app". Both are driven with ``httpx.AsyncClient`` (keep-alive, one
-connection per concurrent sender) with real-shaped WhatsApp messages (the fixture's fields, a
-fresh MessageSid each, from 50 numbers), each signed as Twilio signs it, at concurrency 1, 8,
-32 and 64 for a fixed time after a warm-up, then at a fixed rate of 500 messages/s (open loop:
-latency counted from each request's scheduled start, so a stall is not hidden). It prints
-messages/s and p50/p99 latency, and the targets (the Telegram webhook's): ≥ 1,500 acknowledged/s
-on PostgreSQL, p99 ≤ 25 ms at 500/s, and at least half the bare endpoint's rate. The load
-generator runs on the same machine and takes CPU from the server; both endpoints pay that alike.
+The app is ``create_app`` with one extra route added by this script: ``POST /bench/bare`` reads
+the body and answers the same empty TwiML with no work, the "bare endpoint of the same app".
+Both are driven by the same load generator (``bench.common``: a minimal keep-alive HTTP/1.1
+client on raw asyncio, requests made and signed before the clock starts, its own CPU printed)
+with real-shaped WhatsApp messages (the fixture's fields, a fresh MessageSid each, from 50
+numbers), each signed as Twilio signs it, at concurrency 1, 8, 32 and 64 for a fixed time after
+a warm-up, then at a fixed rate of 500 messages/s (open loop: latency counted from each
+request's scheduled send time). It prints messages/s, p50/p99 latency, the server's CPU per
+request, the load average, and the targets (the Telegram webhook's): ≥ 1,500 acknowledged/s on
+PostgreSQL, p99 ≤ 25 ms at 500/s, and at least half the bare endpoint's rate.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 
 ROOT = Path(__file__).resolve().parents[1]
 # This file is named twilio.py: keep its folder off the path so `import twilio` is the library.
@@ -65,9 +67,9 @@ OK = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 # -- the server (run in the subprocess) -------------------------------------------------------
 
 
-def serve(port: int) -> None:
-    import uvicorn
-
+def bench_app() -> FastAPI:
+    """The app ``chipin serve --no-worker`` runs, plus the bare endpoint. Made in each server
+    process (uvicorn imports ``bench.twilio:bench_app`` by name with several workers)."""
     from chipin.app import create_app
     from chipin.settings import Settings
     from chipin.webhooks.twilio import twilio_router
@@ -81,7 +83,14 @@ def serve(port: int) -> None:
         await request.body()
         return Response(OK, media_type="text/xml")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    return app
+
+
+def serve(port: int, workers: int) -> None:
+    from chipin.cli import run_web
+
+    target = "bench.twilio:bench_app" if workers > 1 else bench_app()
+    run_web(target, host="127.0.0.1", port=port, workers=workers)
 
 
 # -- load -------------------------------------------------------------------------------------
@@ -115,7 +124,7 @@ def signed() -> Post:
 # -- report -------------------------------------------------------------------------------------
 
 
-def run_backend(name: str, url: str, seconds: float) -> Results:
+def run_backend(name: str, url: str, seconds: float, workers: int) -> Results:
     env = {
         "DATABASE_URL": url,
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
@@ -127,7 +136,7 @@ def run_backend(name: str, url: str, seconds: float) -> Results:
         "LOG_LEVEL": "WARNING",
         "CHIPIN_ENV": "development",
     }
-    with server(__file__, env) as srv:
+    with server(__file__, env, workers) as srv:
         # signed before the clock starts at the fixed rate: signing is not the server's work
         return drive(name, srv, WEBHOOK, seconds, signed, ahead=True)
 
@@ -137,6 +146,9 @@ def summary(name: str, results: Results) -> list[str]:
     best_bare = max(results[("bare", c)].rate for c in CONCURRENCY)
     fixed = results[("fixed", FIXED_RATE)]
     share = best / best_bare if best_bare else 0.0
+    # CPU per request under load (c ≥ 8): steadier than rates when other work shares the CPUs
+    cpu = min(results[("webhook", c)].cpu_ms for c in CONCURRENCY if c >= 8)
+    cpu_bare = min(results[("bare", c)].cpu_ms for c in CONCURRENCY if c >= 8)
 
     rows = [
         f"{name:<10} peak acknowledged        {best:8.0f}/s   target ≥ {TARGET_RATE:.0f}/s "
@@ -146,6 +158,8 @@ def summary(name: str, results: Results) -> list[str]:
         f"target ≤ {TARGET_P99_MS:.0f} ms             {verdict(fixed.p99_ms <= TARGET_P99_MS)}",
         f"{name:<10} share of bare ({best_bare:5.0f}/s) {share:8.0%}     "
         f"target ≥ {TARGET_SHARE:.0%}                {verdict(share >= TARGET_SHARE)}",
+        f"{name:<10} server CPU per message  {cpu:8.2f} ms  (bare {cpu_bare:.2f} ms): "
+        f"≈ {1000 / cpu:.0f}/s per core, {cpu_bare / cpu:.0%} of bare",
     ]
     return rows
 

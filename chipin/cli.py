@@ -6,6 +6,7 @@ strings in the currency's minor units ("20.00", "3000", "1.250")."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,6 +106,39 @@ def db_current() -> None:
         typer.echo(current_revision(engine) or "empty")
 
 
+SERVE_BACKGROUND_ENV = "CHIPIN_SERVE_BACKGROUND"
+"""How ``chipin serve --workers N`` tells each web process whether to run the worker too."""
+
+
+def serve_app() -> Any:
+    """The app of one ``chipin serve --workers N`` process: uvicorn imports it by name in each
+    worker process (``chipin.cli:serve_app``), so the options travel in the environment."""
+    from chipin.app import create_app
+
+    return create_app(Settings(), background=os.environ.get(SERVE_BACKGROUND_ENV, "1") == "1")
+
+
+def run_web(app_: Any, *, host: str, port: int, workers: int = 1) -> None:
+    """Serve ``app_`` (an app, or with ``workers`` > 1 the "module:factory" that makes one in
+    each process) as ``chipin serve`` does: uvicorn, with uvloop and httptools when installed
+    (uvicorn's "auto"; both are dependencies), no access log. The benchmarks serve through this
+    too, so they measure what a user runs."""
+    import uvicorn
+
+    if workers > 1:
+        uvicorn.run(
+            app_,
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+    else:
+        uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -124,20 +158,35 @@ def serve(
             "removes the webhook).",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes sharing the port, each a whole `chipin serve` (web app, worker and "
+            "dispatcher unless --no-worker). More than 1 needs PostgreSQL; SQLite is one process.",
+        ),
+    ] = 1,
 ) -> None:
     """Run Chipin: the web app (webhooks, playground, health), the worker and the dispatcher."""
-    import uvicorn
-
     from chipin.app import create_app
 
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
         require_schema(engine)
+        backend = engine.dialect.name
     finally:
         engine.dispose()
+    if workers > 1:
+        if backend != "postgresql":
+            fail("--workers above 1 needs PostgreSQL (with SQLite one process does it all)")
+        if telegram_polling:
+            fail("--telegram-polling fetches updates in one process: use it without --workers")
+        os.environ[SERVE_BACKGROUND_ENV] = "0" if no_worker else "1"
+        run_web("chipin.cli:serve_app", host=host, port=port, workers=workers)
+        return
     app_ = create_app(settings, background=not no_worker, telegram_polling=telegram_polling)
-    uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
+    run_web(app_, host=host, port=port)
 
 
 @app.command("worker")

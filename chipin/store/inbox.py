@@ -8,9 +8,13 @@ conditional UPDATE only one transaction can win, and PostgreSQL reads its candid
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Connection, and_, bindparam, func, or_, select, text, update
 
 from chipin.store import tables as t
@@ -52,6 +56,78 @@ _LEASE = text(
 )
 
 
+# The group-commit writer's form of ``_ENQUEUE``: many rows in one statement, one round trip.
+# Rows go in sorted by (channel, provider id) and leases by key, so concurrent writers (several
+# ``chipin serve`` processes on PostgreSQL) take the unique-index locks in one order and cannot
+# deadlock. SQLite: one multi-row VALUES statement text per row count (cached, so each is
+# compiled once), then one for the lease rows.
+ENQUEUE_MANY_CHUNK = 200
+"""SQLite rows per statement: 6 parameters a row stays far below its limit."""
+
+
+@lru_cache(maxsize=ENQUEUE_MANY_CHUNK)
+def _enqueue_many(rows: int) -> Any:
+    values = ", ".join(
+        f"(:channel_{n}, :provider_id_{n}, :conversation_key_{n}, :kind_{n}, :payload_{n},"
+        f" :raw_{n}, 'pending', 0, false, :received_at)"
+        for n in range(rows)
+    )
+    sql = text(  # only placeholders are formatted in, never values
+        "INSERT INTO inbox (channel, provider_id, conversation_key, kind, payload, raw, status,"  # noqa: S608
+        f" attempts, needs_review, received_at) VALUES {values}"
+        " ON CONFLICT (channel, provider_id) DO NOTHING RETURNING id, channel, provider_id"
+    )
+    types = [bindparam("received_at", type_=t.UTCDateTime())]
+    for n in range(rows):
+        types += [bindparam(f"payload_{n}", type_=JSON), bindparam(f"raw_{n}", type_=JSON)]
+    return sql.bindparams(*types)
+
+
+# PostgreSQL: the rows as ONE JSON array parameter (one statement text whatever the count, so
+# psycopg's query cache and prepared statement apply; arrays of JSON text would cost a regex
+# escape per quote), the lease rows in the same statement (a data-modifying CTE): any number of
+# rows is ONE atomic statement and needs no BEGIN/COMMIT round trips.
+_ENQUEUE_MANY_PG = text(
+    "WITH rows AS (SELECT r->>0 AS c, r->>1 AS p, r->>2 AS k, r->>3 AS kd, r->4 AS pl,"
+    " CASE WHEN json_typeof(r->5) = 'null' THEN NULL ELSE r->5 END AS rw"
+    " FROM json_array_elements(CAST(:rows AS json)) AS r),"
+    " new AS (INSERT INTO inbox (channel, provider_id, conversation_key, kind, payload, raw,"
+    " status, attempts, needs_review, received_at)"
+    " SELECT c, p, k, kd, pl, rw, 'pending', 0, false, :received_at FROM rows ORDER BY c, p"
+    " ON CONFLICT (channel, provider_id) DO NOTHING"
+    " RETURNING id, channel, provider_id, conversation_key),"
+    " leases AS (INSERT INTO conversation_leases (conversation_key)"
+    " SELECT DISTINCT conversation_key FROM new ORDER BY conversation_key"
+    " ON CONFLICT (conversation_key) DO NOTHING)"
+    " SELECT id, channel, provider_id FROM new"
+).bindparams(bindparam("received_at", type_=t.UTCDateTime()))
+_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _json(value: Any) -> str:
+    """``json.dumps(value)`` (what the JSON column type stores), the fast way: orjson for what
+    both write alike, the stdlib for the rest (and its TypeError for what neither can write)."""
+    try:
+        return orjson.dumps(value, option=_STRICT).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+@lru_cache(maxsize=ENQUEUE_MANY_CHUNK)
+def _leases_many(keys: int) -> Any:
+    values = ", ".join(f"(:k{n})" for n in range(keys))
+    return text(
+        f"INSERT INTO conversation_leases (conversation_key) VALUES {values}"  # noqa: S608
+        " ON CONFLICT (conversation_key) DO NOTHING"
+    )
+
+
+def enqueue_many_is_one_statement(dialect: str) -> bool:
+    """Whether :meth:`InboxQueue.enqueue_many` writes any number of rows in ONE statement
+    (atomic by itself, so it may run in autocommit: no BEGIN and COMMIT round trips)."""
+    return dialect == "postgresql"
+
+
 class InboxQueue:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -85,6 +161,47 @@ class InboxQueue:
         self.conn.execute(_LEASE, {"conversation_key": conversation_key})
         return int(row[0])
 
+    def enqueue_many(
+        self, rows: Sequence[Mapping[str, Any]], now: dt.datetime
+    ) -> dict[tuple[str, str], int]:
+        """Store many inbound messages at once (the webhooks' group commit): each row has the
+        keyword arguments of :meth:`enqueue` but ``now``. Returns the new inbox id of every
+        (channel, provider id) stored now; those stored before, and repeats within ``rows``,
+        are not in it. PostgreSQL: one statement, lease rows included; SQLite: one INSERT …
+        ON CONFLICT DO NOTHING RETURNING per 200 rows, then the lease rows."""
+        if not rows:
+            return {}
+        if self.conn.dialect.name == "postgresql":
+            fields = ("channel", "provider_id", "conversation_key", "kind", "payload", "raw")
+            document = _json([[r[f] for f in fields] for r in rows])
+            found = self.conn.execute(_ENQUEUE_MANY_PG, {"rows": document, "received_at": now})
+            return {(channel, provider_id): int(id_) for id_, channel, provider_id in found}
+        ordered = sorted(rows, key=lambda r: (r["channel"], r["provider_id"]))
+        new: dict[tuple[str, str], int] = {}
+        for start in range(0, len(ordered), ENQUEUE_MANY_CHUNK):
+            chunk = ordered[start : start + ENQUEUE_MANY_CHUNK]
+            params: dict[str, Any] = {"received_at": now}
+            for n, row in enumerate(chunk):
+                params[f"channel_{n}"] = row["channel"]
+                params[f"provider_id_{n}"] = row["provider_id"]
+                params[f"conversation_key_{n}"] = row["conversation_key"]
+                params[f"kind_{n}"] = row["kind"]
+                params[f"payload_{n}"] = row["payload"]
+                params[f"raw_{n}"] = row["raw"]
+            for inbox_id, channel, provider_id in self.conn.execute(
+                _enqueue_many(len(chunk)), params
+            ):
+                new[(channel, provider_id)] = int(inbox_id)
+        keys = sorted(
+            {r["conversation_key"] for r in ordered if (r["channel"], r["provider_id"]) in new}
+        )
+        for start in range(0, len(keys), ENQUEUE_MANY_CHUNK):
+            chunk_keys = keys[start : start + ENQUEUE_MANY_CHUNK]
+            self.conn.execute(
+                _leases_many(len(chunk_keys)), {f"k{n}": k for n, k in enumerate(chunk_keys)}
+            )
+        return new
+
     @staticmethod
     def _item(r: Any) -> InboxItem:
         return InboxItem(
@@ -105,40 +222,6 @@ class InboxQueue:
     def get(self, inbox_id: int) -> InboxItem | None:
         row = self.conn.execute(select(t.inbox).where(t.inbox.c.id == inbox_id)).first()
         return self._item(row) if row else None
-
-    def claim_conversation(self, holder: str, now: dt.datetime, lease: dt.timedelta) -> str | None:
-        """Take the lease of the conversation whose oldest pending message is oldest, if its
-        lease is free or expired. Returns its key, or None when there is nothing to do."""
-        free = or_(
-            t.conversation_leases.c.holder.is_(None), t.conversation_leases.c.lease_until < now
-        )
-        oldest = (
-            select(func.min(t.inbox.c.id))
-            .where(
-                and_(
-                    t.inbox.c.conversation_key == t.conversation_leases.c.conversation_key,
-                    t.inbox.c.status == "pending",
-                )
-            )
-            .scalar_subquery()
-        )
-        query = (
-            select(t.conversation_leases.c.conversation_key)
-            .where(and_(free, oldest.is_not(None)))
-            .order_by(oldest)
-            .limit(8)
-        )
-        if self.conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=t.conversation_leases)
-        for (key,) in self.conn.execute(query).all():
-            won = self.conn.execute(
-                update(t.conversation_leases)
-                .where(and_(t.conversation_leases.c.conversation_key == key, free))
-                .values(holder=holder, lease_until=now + lease)
-            ).rowcount
-            if won:
-                return str(key)
-        return None
 
     def claim_conversations(
         self, holder: str, now: dt.datetime, lease: dt.timedelta, limit: int
@@ -232,33 +315,6 @@ class InboxQueue:
             .limit(limit)
         )
         return [self._item(r) for r in rows]
-
-    def renew(self, key: str, holder: str, now: dt.datetime, lease: dt.timedelta) -> bool:
-        """Extend our lease; False when we lost it (it expired and another worker took it)."""
-        return bool(
-            self.conn.execute(
-                update(t.conversation_leases)
-                .where(
-                    and_(
-                        t.conversation_leases.c.conversation_key == key,
-                        t.conversation_leases.c.holder == holder,
-                    )
-                )
-                .values(lease_until=now + lease)
-            ).rowcount
-        )
-
-    def release(self, key: str, holder: str) -> None:
-        self.conn.execute(
-            update(t.conversation_leases)
-            .where(
-                and_(
-                    t.conversation_leases.c.conversation_key == key,
-                    t.conversation_leases.c.holder == holder,
-                )
-            )
-            .values(holder=None, lease_until=None)
-        )
 
     def complete(
         self,

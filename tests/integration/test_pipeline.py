@@ -166,13 +166,15 @@ def test_messages_of_one_group_apply_in_order_while_other_groups_proceed(
     worker = worker_for(engine, settings, clock)
     # another worker holds group A's conversation: B must still be handled
     with SqlUnitOfWork(engine) as uow:
-        assert uow.inbox.claim_conversation("other", clock(), dt.timedelta(seconds=30)) == "web:ra"
+        assert uow.inbox.claim_conversations("other", clock(), dt.timedelta(seconds=30), 1) == [
+            "web:ra"
+        ]
         uow.commit()
     asyncio.run(worker.drain())
     assert balances(engine, b)["EUR"] == {"Bo": 500, "Cy": -500}
     assert balances(engine, a) == {}
     with SqlUnitOfWork(engine) as uow:
-        uow.inbox.release("web:ra", "other")
+        uow.inbox.release_many(["web:ra"], "other")
         uow.commit()
     asyncio.run(worker.drain())
     # the correction applied after the expense it corrects: 70 split two ways
