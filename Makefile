@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export DATABASE_URL ?= sqlite:///./chipin.db
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate run test test-fast lint format bench postgres clean
+.PHONY: help install migrate run test test-fast lint format bench postgres chromium clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -28,7 +28,10 @@ run: migrate ## set up and start Chipin on SQLite with the offline parser (http:
 postgres: ## make sure the PostgreSQL server the tests use is running (installs it if missing)
 	./scripts/ensure-postgres.sh
 
-test: install postgres ## set up, then run the whole test suite (SQLite and PostgreSQL)
+chromium: ## make sure Debian's Chromium is installed for the browser tests (installs it if missing)
+	./scripts/ensure-chromium.sh
+
+test: install postgres chromium ## set up, then run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/pytest
 
 test-fast: install ## unit tests only (no database)
