@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 import uvloop
+from fastapi import Request as FastAPIRequest
+from fastapi import Response as FastAPIResponse
 from sqlalchemy import Engine, text
 
 from chipin.store.db import make_engine
@@ -500,12 +502,13 @@ def run_backend(
     make: Callable[[], Post],
     *,
     ahead: bool = True,
+    bares: tuple[tuple[str, str], ...] = (("bare", "/bench/bare"),),
 ) -> Results:
-    """The webhook and the bare endpoint at each concurrency, then the webhook at the fixed
-    rate, each figure printed as it comes."""
+    """The webhook and the bare endpoint(s) (label, path) at each concurrency, then the webhook
+    at the fixed rate, each figure printed as it comes."""
     results: Results = {}
     for concurrency in CONCURRENCY:
-        for label, path in (("webhook", webhook), ("bare", "/bench/bare")):
+        for label, path in (("webhook", webhook), *bares):
             got = measured(srv, closed_loop(srv.base, path, concurrency, seconds, make))
             results[(label, concurrency)] = got
             print(
@@ -576,3 +579,52 @@ def webhook_main(
         table.append(f"{name:<9} (server processes {workers}; load average after {load()})")
     print("\nTargets")
     print("\n".join(table))
+
+
+# -- the bare endpoint -------------------------------------------------------------------------
+
+
+def route_paths(route: Any) -> list[str]:
+    """A route's path, or every path of an included router (FastAPI keeps one entry for it)."""
+    router = getattr(route, "original_router", None)
+    if router is not None:
+        return [p for r in router.routes for p in route_paths(r)]
+    path = getattr(route, "path", None)
+    return [path] if isinstance(path, str) else []
+
+
+def add_bare_endpoint(app: Any, body: bytes, media_type: str, beside: str) -> None:
+    """``POST /bench/bare``: read the body, answer ``body``, nothing else. A plain Starlette
+    route, as the webhooks are, placed just BEFORE the entry that holds the ``beside`` webhook
+    route, so both pay the same route matching (the webhook one failed match more). Added at
+    the end of the app's routes, as it once was, it paid for every route in front of it,
+    which the webhooks (first since the router order changed) no longer do: the share of
+    the bare endpoint's rate would have flattered the webhook."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def bare(request: Request) -> Response:
+        await request.body()
+        return Response(body, media_type=media_type)
+
+    routes = app.router.routes
+    at = next((n for n, r in enumerate(routes) if beside in route_paths(r)), len(routes))
+    routes.insert(at, Route("/bench/bare", bare, methods=["POST"], include_in_schema=False))
+
+
+def add_fastapi_endpoint(app: Any, body: bytes, media_type: str) -> None:
+    """``POST /bench/fastapi``: the bare endpoint as these benches first had it, an ordinary
+    FastAPI endpoint (``@app.post``, ``request: Request``) after all the app's routes. Kept
+    beside :func:`add_bare_endpoint` so figures stay comparable with the earlier tables; it
+    pays FastAPI's endpoint wrapper and the routes in front of it, which the webhooks do not."""
+
+    async def fastapi_bare(request: FastAPIRequest) -> FastAPIResponse:
+        await request.body()
+        return FastAPIResponse(body, media_type=media_type)
+
+    app.post("/bench/fastapi", include_in_schema=False)(fastapi_bare)
+
+
+BARES = (("bare", "/bench/bare"), ("fastapi", "/bench/fastapi"))
+"""The two bare endpoints the webhook benches drive beside the webhook."""

@@ -13,7 +13,10 @@ commit, answer 200), not the parsing behind it, which would otherwise share the 
 
 The app is ``create_app`` with one extra route added by this script: ``POST /bench/bare`` reads
 the body and answers the same ``{"ok":true}`` with no work, the "bare 200 endpoint of the same
-app". Both are driven by the same load generator (``bench.common``: a minimal keep-alive
+app": a plain Starlette route like the webhook's, placed just before it in the route list, so
+both pay the same routing (``bench.common.add_bare_endpoint``); and ``POST /bench/fastapi``, the
+bare endpoint as earlier tables had it (an ordinary FastAPI endpoint after all the routes), for
+comparison. All are driven by the same load generator (``bench.common``: a minimal keep-alive
 HTTP/1.1 client on raw asyncio, requests made before the clock starts, its own CPU printed)
 with real-shaped updates (unique ``update_id``s, a group text message in one of 50 chats) at
 concurrency 1, 8, 32 and 64 for a fixed time after a warm-up, then at a fixed rate of 500
@@ -31,7 +34,7 @@ import json
 import sys
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 # This file is named telegram.py: keep its folder off the path so `import telegram` is PTB.
@@ -39,6 +42,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402 - after the path fix
+    BARES,
     CONCURRENCY,
     FIXED_RATE,
     TARGET_P99_MS,
@@ -46,6 +50,9 @@ from bench.common import (  # noqa: E402 - after the path fix
     TARGET_SHARE,
     Post,
     Results,
+    add_bare_endpoint,
+    add_fastapi_endpoint,
+    route_paths,
     server,
     verdict,
     webhook_main,
@@ -68,14 +75,11 @@ def bench_app() -> FastAPI:
     from chipin.webhooks.telegram import telegram_router
 
     app = create_app(Settings(), background=False)
-    if not any(getattr(r, "path", None) == "/webhooks/telegram" for r in app.routes):
+    if not any("/webhooks/telegram" in route_paths(r) for r in app.routes):
         app.include_router(telegram_router())
 
-    @app.post("/bench/bare", include_in_schema=False)
-    async def bare(request: Request) -> Response:
-        await request.body()
-        return Response(OK, media_type="application/json")
-
+    add_bare_endpoint(app, OK, "application/json", beside="/webhooks/telegram")
+    add_fastapi_endpoint(app, OK, "application/json")
     return app
 
 
@@ -131,14 +135,16 @@ def run_backend(name: str, url: str, seconds: float, workers: int) -> Results:
         "CHIPIN_ENV": "development",
     }
     with server(__file__, env, workers) as srv:
-        return drive(name, srv, "/webhooks/telegram", seconds, update)
+        return drive(name, srv, "/webhooks/telegram", seconds, update, bares=BARES)
 
 
 def summary(name: str, results: Results) -> list[str]:
     best = max(results[("webhook", c)].rate for c in CONCURRENCY)
     best_bare = max(results[("bare", c)].rate for c in CONCURRENCY)
+    best_fastapi = max(results[("fastapi", c)].rate for c in CONCURRENCY)
     fixed = results[("fixed", FIXED_RATE)]
     share = best / best_bare if best_bare else 0.0
+    fastapi_share = best / best_fastapi if best_fastapi else 0.0
     # CPU per request under load (c ≥ 8): steadier than rates when other work shares the CPUs
     cpu = min(results[("webhook", c)].cpu_ms for c in CONCURRENCY if c >= 8)
     cpu_bare = min(results[("bare", c)].cpu_ms for c in CONCURRENCY if c >= 8)
@@ -151,6 +157,8 @@ def summary(name: str, results: Results) -> list[str]:
         f"target ≤ {TARGET_P99_MS:.0f} ms            {verdict(fixed.p99_ms <= TARGET_P99_MS)}",
         f"{name:<9} share of bare ({best_bare:5.0f}/s)     {share:7.0%}     "
         f"target ≥ {TARGET_SHARE:.0%}               {verdict(share >= TARGET_SHARE)}",
+        f"{name:<9} share of a FastAPI endpoint  {fastapi_share:7.0%}     "
+        f"({best_fastapi:.0f}/s: the bare endpoint as earlier tables had it)    info",
         f"{name:<9} server CPU per update        {cpu:7.2f} ms  (bare {cpu_bare:.2f} ms): "
         f"≈ {1000 / cpu:.0f}/s per core, {cpu_bare / cpu:.0%} of bare",
     ]

