@@ -71,7 +71,7 @@ class Worker:
         max_attempts: int = 3,
         batch: int = 50,
         conversations: int = 4,
-        round_size: int = 64,
+        round_size: int = 24,
         on_outbox: Callable[[], None] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
@@ -84,7 +84,9 @@ class Worker:
         self.conversations = conversations
         """Conversations per claim, at most."""
         self.round_size = round_size
-        """Messages per transaction, at most."""
+        """Messages per transaction, at most: a message takes one or two savepoints, and
+        PostgreSQL keeps only 64 subtransactions per transaction in shared memory (past that,
+        every snapshot anywhere must look them up on disk)."""
         self.on_outbox = on_outbox or (lambda: None)
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
 

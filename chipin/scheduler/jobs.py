@@ -37,8 +37,10 @@ from chipin.store.uow import SqlUnitOfWork
 __all__ = ["Jobs", "PassReport", "local_today"]
 
 log = structlog.get_logger("chipin.scheduler")
-BATCH = 200
-"""Groups written per transaction (each in its own savepoint)."""
+BATCH = 25
+"""Groups written per transaction (each in its own savepoint). PostgreSQL keeps 64
+subtransactions per transaction in shared memory; past that every snapshot taken anywhere must
+look subtransactions up on disk, so a batch stays well under it."""
 
 
 @dataclass

@@ -186,6 +186,7 @@ conversations = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("channel", "external_id", name="uq_conversations_channel_external"),
+    Index("ix_conversations_group", "group_id"),
 )
 
 member_identities = Table(
