@@ -7,6 +7,7 @@ page polls a feed read back from the inbox and the outbox. Only served in develo
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import uuid
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chipin import __version__
 from chipin.bot.ingress import accept
+from chipin.bot.intake import Delivery, app_writer
 from chipin.bot.messages import InboundMessage
 from chipin.core import services
 from chipin.core.errors import ChipinError
@@ -480,8 +482,11 @@ def playground_router() -> APIRouter:
         return str(found)
 
     @router.post("/playground/api/rooms/{room_id}/messages", status_code=202)
-    def say(room_id: str, body: Say, engine: EngineDep, wake: WakeDep) -> dict[str, Any]:
-        speaker = speaker_name(engine, room_id, body.speaker)
+    async def say(room_id: str, body: Say, request: Request) -> dict[str, Any]:
+        """Stored through the app's group-commit writer, as the webhooks store theirs (no
+        thread-pool transaction per message); answered after the commit that holds it."""
+        engine = get_engine(request)
+        speaker = await asyncio.to_thread(speaker_name, engine, room_id, body.speaker)
         message = InboundMessage(
             channel=CHANNEL,
             chat_id=room_id,
@@ -491,7 +496,12 @@ def playground_router() -> APIRouter:
             sent_at=_now().isoformat(),
             message_id=f"m-{uuid.uuid4().hex}",
         )
-        return _accepted(engine, message, body.model_dump(by_alias=True), wake, body.client_id)
+        delivery = Delivery(_provider_id(body.client_id), message)
+        raw = body.model_dump(by_alias=True)
+        ids = await app_writer(request.app.state).store_ids([delivery], raw)
+        if ids:
+            get_wake(request)()  # on the event loop, where the runtime's wake-up lives
+        return {"inbox_id": ids[0] if ids else None, "duplicate": not ids}
 
     @router.post("/playground/api/rooms/{room_id}/actions", status_code=202)
     def press(room_id: str, body: Press, engine: EngineDep, wake: WakeDep) -> dict[str, Any]:
@@ -528,6 +538,11 @@ def playground_router() -> APIRouter:
     return router
 
 
+def _provider_id(client_id: str | None) -> str:
+    """A retry with the same ``client_id`` is the same delivery."""
+    return f"client-{client_id}" if client_id else uuid.uuid4().hex
+
+
 def _accepted(
     engine: Engine,
     message: InboundMessage,
@@ -536,6 +551,5 @@ def _accepted(
     client_id: str | None,
 ) -> dict[str, Any]:
     """Store the message; a retry with the same ``client_id`` is acknowledged, stored nowhere."""
-    provider_id = f"client-{client_id}" if client_id else uuid.uuid4().hex
-    inbox_id = accept(engine, message, provider_id=provider_id, raw=raw, wake=wake)
+    inbox_id = accept(engine, message, provider_id=_provider_id(client_id), raw=raw, wake=wake)
     return {"inbox_id": inbox_id, "duplicate": inbox_id is None}

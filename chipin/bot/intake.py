@@ -51,11 +51,11 @@ class Item(Protocol):
 class _Job:
     items: Sequence[Item]
     raw: dict[str, Any] | None
-    future: asyncio.Future[int]
+    future: asyncio.Future[list[int]]
     loop: asyncio.AbstractEventLoop
 
 
-def _resolve_all(results: list[tuple[_Job, int | BaseException]]) -> None:
+def _resolve_all(results: list[tuple[_Job, list[int] | BaseException]]) -> None:
     for job, result in results:
         if job.future.done():  # the request went away (client disconnect, shutdown)
             continue
@@ -66,7 +66,8 @@ def _resolve_all(results: list[tuple[_Job, int | BaseException]]) -> None:
 
 
 class InboxWriter:
-    """``await writer.store(items, raw)`` → how many of the delivery's messages were new."""
+    """``await writer.store(items, raw)`` → how many of the delivery's messages were new;
+    ``await writer.store_ids(items, raw)`` → their new inbox ids."""
 
     def __init__(
         self,
@@ -88,6 +89,9 @@ class InboxWriter:
         self._pool: Pool | None = None
 
     async def store(self, items: Sequence[Item], raw: dict[str, Any] | None) -> int:
+        return len(await self.store_ids(items, raw))
+
+    async def store_ids(self, items: Sequence[Item], raw: dict[str, Any] | None) -> list[int]:
         loop = asyncio.get_running_loop()
         job = _Job(items, raw, loop.create_future(), loop)
         self._jobs.put(job)
@@ -116,7 +120,9 @@ class InboxWriter:
                     batch.append(self._jobs.get_nowait())
                 except queue.Empty:
                     break
-            answers: dict[asyncio.AbstractEventLoop, list[tuple[_Job, int | BaseException]]] = {}
+            answers: dict[
+                asyncio.AbstractEventLoop, list[tuple[_Job, list[int] | BaseException]]
+            ] = {}
             for job, result in zip(batch, self._write(batch), strict=True):
                 answers.setdefault(job.loop, []).append((job, result))
             for loop, results in answers.items():  # one wake-up per event loop, not per job
@@ -124,14 +130,14 @@ class InboxWriter:
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(_resolve_all, results)
 
-    def _write(self, batch: list[_Job]) -> list[int | BaseException]:
+    def _write(self, batch: list[_Job]) -> list[list[int] | BaseException]:
         try:
-            return list[int | BaseException](self._transaction(batch))
+            return list[list[int] | BaseException](self._transaction(batch))
         except Exception:
             if len(batch) == 1:
                 log.exception("chipin.inbox_write_failed", ids=_ids(batch[0]))
                 return [RuntimeError("the delivery could not be stored")]
-        results: list[int | BaseException] = []
+        results: list[list[int] | BaseException] = []
         for job in batch:  # find the culprit: every other delivery still gets stored
             try:
                 results.extend(self._transaction([job]))
@@ -140,7 +146,7 @@ class InboxWriter:
                 results.append(exc)
         return results
 
-    def _transaction(self, batch: list[_Job]) -> list[int]:
+    def _transaction(self, batch: list[_Job]) -> list[list[int]]:
         rows = [
             {
                 "channel": item.message.channel,
@@ -155,15 +161,15 @@ class InboxWriter:
         ]
         new = self._insert(rows) if rows else {}
         counted: set[tuple[str, str]] = set()  # a repeat within the batch is not new twice
-        stored: list[int] = []
+        stored: list[list[int]] = []
         for job in batch:
-            count = 0
+            ids = []
             for item in job.items:
                 key = (item.message.channel, item.provider_id)
                 if key in new and key not in counted:
                     counted.add(key)
-                    count += 1
-            stored.append(count)
+                    ids.append(new[key])
+            stored.append(ids)
         return stored
 
     def _insert(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
@@ -195,6 +201,24 @@ class InboxWriter:
                 self._conn.invalidate()
             self._conn.close()
         self._conn = None
+
+
+def app_writer(state: Any) -> InboxWriter:
+    """The app's writer (``app.state``): one per app, so one per database and process, shared
+    by every way in (the Telegram and Twilio webhooks, the playground) so deliveries arriving
+    together share a commit."""
+    found: InboxWriter | None = getattr(state, "inbox_writer", None)
+    if found is None or found.engine is not state.engine:
+        found = state.inbox_writer = InboxWriter(state.engine)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An :class:`Item` for a way in that has no normalised type of its own (the playground)."""
+
+    provider_id: str
+    message: InboundMessage
 
 
 def _ids(job: _Job) -> list[str]:

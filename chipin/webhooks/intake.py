@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
 
-from chipin.bot.intake import InboxWriter
+from chipin.bot.intake import InboxWriter, app_writer
 
 
 def inbox_writer(request: Request) -> InboxWriter:
-    """The app's writer: one per app (so one per database and process), shared by the Telegram
-    and Twilio webhooks so deliveries of both channels arriving together share a commit."""
-    state: Any = request.app.state
-    found: InboxWriter | None = getattr(state, "inbox_writer", None)
-    if found is None or found.engine is not state.engine:
-        found = state.inbox_writer = InboxWriter(state.engine)
-    return found
+    """The app's group-commit writer (:func:`chipin.bot.intake.app_writer`)."""
+    return app_writer(request.app.state)
 
 
 async def read_body(request: Request, max_body: int) -> bytes | None:
