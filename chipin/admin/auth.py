@@ -83,19 +83,15 @@ class AdminPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AdminPolicy:
-        # The admin_* settings are proposed for settings.py; until they land, the defaults hold.
-        def secret(name: str) -> str | None:
-            value = getattr(settings, name, None)
-            return value.get_secret_value() if value is not None else None
-
+        password, key = settings.admin_password, settings.secret_key
         return cls(
-            password=secret("admin_password") or None,
+            password=(password.get_secret_value() if password else None) or None,
             env=settings.env,
-            secret_key=secret("secret_key") or None,
-            session_max_age=dt.timedelta(hours=getattr(settings, "admin_session_hours", 8)),
-            idle_timeout=dt.timedelta(minutes=getattr(settings, "admin_idle_minutes", 30)),
-            max_failures=getattr(settings, "admin_login_max_failures", 5),
-            failure_window=dt.timedelta(minutes=getattr(settings, "admin_login_window_minutes", 5)),
+            secret_key=(key.get_secret_value() if key else None) or None,
+            session_max_age=dt.timedelta(hours=settings.admin_session_hours),
+            idle_timeout=dt.timedelta(minutes=settings.admin_idle_minutes),
+            max_failures=settings.admin_login_max_failures,
+            failure_window=dt.timedelta(minutes=settings.admin_login_window_minutes),
         )
 
     @property

@@ -115,7 +115,7 @@ def group_page_context(
             trail.setdefault(record.entry_id, []).append(record)
         balances = uow.ledger.balances(group_id)
         plans = services.settle_up(uow, group_id, remember=False)
-        conversations = q.group_conversations(uow.connection, group_id)
+        conversations = sorted(uow.conversations.for_group(group_id), key=lambda c: c.id)
         identities = q.member_identities(uow.connection, group_id)
         budgets = budget_rows(uow, group, now)
     stored.reverse()  # newest first

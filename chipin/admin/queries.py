@@ -307,11 +307,6 @@ def replies_to(conn: Connection, inbox_id: int) -> list[OutboxRow]:
     return [_outbox_row(r) for r in rows]
 
 
-def outbox_row(conn: Connection, outbox_id: int) -> OutboxRow | None:
-    r = conn.execute(select(t.outbox).where(t.outbox.c.id == outbox_id)).first()
-    return _outbox_row(r) if r else None
-
-
 # -- groups --------------------------------------------------------------------------------------
 
 
@@ -355,20 +350,6 @@ def list_groups(conn: Connection) -> list[GroupSummary]:
         )
         for r in rows
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationRow:
-    channel: str
-    external_id: str
-    title: str | None
-    active: bool
-
-
-def group_conversations(conn: Connection, group_id: int) -> list[ConversationRow]:
-    c = t.conversations
-    rows = conn.execute(select(c).where(c.c.group_id == group_id).order_by(c.c.id))
-    return [ConversationRow(r.channel, r.external_id, r.title, bool(r.active)) for r in rows]
 
 
 def member_identities(conn: Connection, group_id: int) -> dict[int, list[str]]:

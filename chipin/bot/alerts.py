@@ -50,7 +50,7 @@ from chipin.core.ledger_doc import parse_entry
 from chipin.core.money import currency_exponent
 from chipin.core.records import Group, StoredEntry
 from chipin.core.recurrence import due
-from chipin.core.reports import PERIOD_LABELS, period_range, spending
+from chipin.core.reports import period_range, spending
 from chipin.settings import Settings
 from chipin.store.phones import PHONE_CHANNELS, PhoneRepository
 from chipin.store.schedule import RecurringRule, ScheduleRepository
@@ -481,7 +481,3 @@ def create_recurring(
                 settings=settings,
             )
     return created
-
-
-def period_label(period: str) -> str:
-    return PERIOD_LABELS.get(period, period)

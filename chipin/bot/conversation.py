@@ -45,20 +45,16 @@ class ToParse:
 
     turn: Turn
 
+    @property
+    def ctx(self) -> ParseContext:
+        assert self.turn.ctx is not None  # read() always sets it on a turn to parse
+        return self.turn.ctx
+
 
 def is_personal(message: InboundMessage) -> bool:
     """A one-to-one chat with the bot that is no group's conversation (a Telegram private
     chat): it answers with the person's balances across their groups."""
     return bool(message.extra.get("personal"))
-
-
-def unique_group_name(uow: SqlUnitOfWork, base: str, *, keep: int | None = None) -> str:
-    """``base``, or "base (2)", "base (3)" … when another group has it (``keep`` may)."""
-    name, n = base, 1
-    while (found := uow.ledger.group_by_name(name)) is not None and found.id != keep:
-        n += 1
-        name = f"{base} ({n})"
-    return name
 
 
 class ConversationEngine:
@@ -111,23 +107,19 @@ class ConversationEngine:
         step = self.read(uow, item)
         if isinstance(step, Turn):
             return step
-        turn = step.turn
-        assert turn.ctx is not None
-        text, recurrence = split_recurrence(turn.message.text)
-        intent = parse_offline(text, turn.ctx, mode=self.settings.parser, gemini=self.gemini)
+        text, recurrence = split_recurrence(step.turn.message.text)
+        intent = parse_offline(text, step.ctx, mode=self.settings.parser, gemini=self.gemini)
         if intent is None:
             raise RuntimeError("this message needs Gemini: prepare it outside the transaction")
-        return dataclasses.replace(turn, intent=intent, recurrence=recurrence)
+        return dataclasses.replace(step.turn, intent=intent, recurrence=recurrence)
 
     async def finish(self, step: Turn | ToParse) -> Turn:
         """The parsing half of step 1, outside any transaction (a Gemini call may be slow)."""
         if isinstance(step, Turn):
             return step
-        turn = step.turn
-        assert turn.ctx is not None
-        text, recurrence = split_recurrence(turn.message.text)
-        intent = await parse_text(text, turn.ctx, mode=self.settings.parser, gemini=self.gemini)
-        return dataclasses.replace(turn, intent=intent, recurrence=recurrence)
+        text, recurrence = split_recurrence(step.turn.message.text)
+        intent = await parse_text(text, step.ctx, mode=self.settings.parser, gemini=self.gemini)
+        return dataclasses.replace(step.turn, intent=intent, recurrence=recurrence)
 
     # -- step 2: inside the worker's transaction ---------------------------------------------
 
@@ -188,7 +180,7 @@ class ConversationEngine:
 
     def _create_group(self, uow: SqlUnitOfWork, message: InboundMessage, now: dt.datetime) -> Group:
         base = " ".join((message.chat_title or f"{message.channel} chat {message.chat_id}").split())
-        name = unique_group_name(uow, base)
+        name = uow.ledger.unique_group_name(base)
         group = uow.ledger.add_group(
             name, self.settings.default_currency, self.settings.default_timezone, "en_US", now
         )

@@ -27,7 +27,6 @@ def on_event(
     message: InboundMessage,
     now: dt.datetime,
 ) -> Outcome:
-    from chipin.bot.conversation import unique_group_name
 
     result: dict[str, Any] = {"event": message.event}
     conversation = uow.conversations.get(message.channel, message.chat_id)
@@ -44,7 +43,9 @@ def on_event(
                 uow.ledger.set_member_active(group.id, member_id, False)
             return Outcome(result=result)
         case "title_changed" if message.chat_title:
-            title = unique_group_name(uow, " ".join(message.chat_title.split()), keep=group.id)
+            title = uow.ledger.unique_group_name(
+                " ".join(message.chat_title.split()), keep=group.id
+            )
             uow.ledger.update_group(group.id, name=title)
             if conversation is not None:
                 uow.conversations.update(conversation.id, now, title=message.chat_title)

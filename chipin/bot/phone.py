@@ -48,7 +48,6 @@ log = structlog.get_logger("chipin.phone")
 
 __all__ = ["PHONE_CHANNELS", "after_turn", "group_for", "handles", "on_scene", "route", "scoped"]
 
-OPTIONS_TTL = pc.OPTIONS_TTL
 OPT_OUT, OPT_IN, HELP = pc.OPT_OUT, pc.OPT_IN, pc.HELP
 
 CREATE = re.compile(
@@ -279,10 +278,7 @@ def create_group(ask: Ask, match: re.Match[str]) -> Outcome:
             result={"phone": "asked name"},
         )
     ledger, settings = ask.uow.ledger, ask.engine.settings
-    name, n = base, 1
-    while ledger.group_by_name(name) is not None:
-        n += 1
-        name = f"{base} ({n})"
+    name = ledger.unique_group_name(base)
     currency = _currency(ask.phone) or settings.default_currency
     zone = _zone(ask.phone) or settings.default_timezone
     group = ledger.add_group(name, currency, zone, "en_US", ask.now)

@@ -19,7 +19,6 @@ from typing import Final
 from chipin.parsing.gemini import GeminiError, GeminiParser
 from chipin.parsing.intents import Intent, IntentKind, ParseContext, Unclear
 from chipin.parsing.rules import parse_rules
-from chipin.parsing.validate import validate_intent
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ async def parse_text(
     configuration error that should stop startup, not be answered per message).
     """
     _check_mode(mode, gemini)
-    rules = validate_intent(parse_rules(text, ctx), ctx)
+    rules = parse_rules(text, ctx)  # validated already
     offline = _offline_answer(rules, mode=mode, gemini=gemini, confident_at=confident_at)
     if offline is not None:
         return offline
@@ -74,8 +73,9 @@ def parse_offline(
     """:func:`parse_text`'s answer when it needs no Gemini call, else None. Synchronous, so
     the worker can parse inside its transaction when the parse is this cheap."""
     _check_mode(mode, gemini)
-    rules = validate_intent(parse_rules(text, ctx), ctx)
-    return _offline_answer(rules, mode=mode, gemini=gemini, confident_at=confident_at)
+    return _offline_answer(
+        parse_rules(text, ctx), mode=mode, gemini=gemini, confident_at=confident_at
+    )
 
 
 def _check_mode(mode: str, gemini: GeminiParser | None) -> None:
@@ -89,7 +89,7 @@ def _offline_answer(
     rules: Intent, *, mode: str, gemini: GeminiParser | None, confident_at: float
 ) -> Intent | None:
     # The rules run first in every mode: they are cheap, and they are the fallback when the
-    # model fails. validate_intent is idempotent, so re-checking their output costs nothing.
+    # model fails.
     if mode == "rules" or gemini is None:
         return rules
     if mode == "auto" and rules_are_confident(rules, confident_at):

@@ -307,15 +307,6 @@ class InboxQueue:
             .values(holder=None, lease_until=None)
         )
 
-    def pending(self, key: str, limit: int = 50) -> list[InboxItem]:
-        rows = self.conn.execute(
-            select(t.inbox)
-            .where(and_(t.inbox.c.conversation_key == key, t.inbox.c.status == "pending"))
-            .order_by(t.inbox.c.id)
-            .limit(limit)
-        )
-        return [self._item(r) for r in rows]
-
     def complete(
         self,
         inbox_id: int,

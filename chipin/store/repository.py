@@ -72,6 +72,14 @@ class SqlLedgerRepository:
         self._groups[group_id] = self._group(row)
         return self._groups[group_id]
 
+    def unique_group_name(self, base: str, *, keep: int | None = None) -> str:
+        """``base``, or "base (2)", "base (3)" … when another group has it (``keep`` may)."""
+        name, n = base, 1
+        while (found := self.group_by_name(name)) is not None and found.id != keep:
+            n += 1
+            name = f"{base} ({n})"
+        return name
+
     def groups(self) -> list[Group]:
         return [self._group(r) for r in self.conn.execute(select(t.groups).order_by(t.groups.c.id))]
 

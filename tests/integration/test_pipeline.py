@@ -313,7 +313,7 @@ def test_unparseable_and_hostile_text_gets_a_helpful_reply_and_is_kept_for_revie
     asyncio.run(worker_for(engine, settings, clock).drain())
     with SqlUnitOfWork(engine) as uow:
         counts = uow.inbox.counts()
-        review = [i for i in uow.inbox.pending("web:rh")]
+        review = [i for i in uow.inbox.pending_of(["web:rh"], 50).get("web:rh", [])]
     assert counts == {"done": len(texts)}
     assert review == []
     with engine.connect() as conn:
@@ -364,7 +364,7 @@ def test_a_failing_message_rolls_back_alone_and_its_conversation_waits_in_order(
     asyncio.run(worker.drain())  # now it works, and b2 after it
     assert balances(engine, rooms["b"])["EUR"] == {"Ana": 2000, "Raj": -2000}
     with SqlUnitOfWork(engine) as uow:
-        assert uow.inbox.pending("web:b") == []
+        assert uow.inbox.pending_of(["web:b"], 50) == {}
         recorded = [e.entry.description for e in uow.ledger.entries(rooms["b"], by_date=False)]
     assert [d.lower() for d in recorded] == ["tea", "cake"]  # in the order they were said
 
