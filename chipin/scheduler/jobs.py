@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from chipin.bot.alerts import (
     act_on_budget,
@@ -31,7 +31,7 @@ from chipin.bot.alerts import (
     send_reminders,
 )
 from chipin.settings import Settings
-from chipin.store.schedule import ScheduleRepository, budgets
+from chipin.store.schedule import ScheduleRepository
 from chipin.store.uow import SqlUnitOfWork
 
 __all__ = ["Jobs", "PassReport", "local_today"]
@@ -98,13 +98,12 @@ class Jobs:
         work = Work()
         with SqlUnitOfWork(self.engine, readonly=True) as uow:
             schedule = ScheduleRepository(uow.connection)
-            rows = uow.connection.execute(select(budgets.c.group_id).distinct())
-            work.budget_groups = {int(r[0]) for r in rows}
+            work.budget_groups = schedule.budget_group_ids()
             for group_id, period in schedule.digests():
                 work.digests.setdefault(group_id, []).append(period)
             for group_id, after_days, every_days in schedule.reminder_groups():
                 work.reminders.setdefault(group_id, []).append((after_days, every_days))
-            work.recurring = {r.group_id for r in schedule.recurring()}
+            work.recurring = schedule.recurring_group_ids()
         return work
 
     def _each_group(

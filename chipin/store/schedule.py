@@ -454,6 +454,15 @@ class ScheduleRepository:
         assert key is not None
         return int(key[0])
 
+    def budget_group_ids(self) -> set[int]:
+        """The groups with at least one budget."""
+        return {int(g) for (g,) in self.conn.execute(select(budgets.c.group_id).distinct())}
+
+    def recurring_group_ids(self) -> set[int]:
+        """The groups with an active recurring entry (the rules are read where they are used)."""
+        query = select(recurring.c.group_id).where(recurring.c.active.is_(True)).distinct()
+        return {int(g) for (g,) in self.conn.execute(query)}
+
     def recurring(self, group_id: int | None = None, *, active: bool = True) -> list[RecurringRule]:
         query = select(recurring).where(recurring.c.active.is_(active))
         if group_id is not None:

@@ -49,7 +49,9 @@ def record_status(
     """A status callback: stored in order; the outbox row follows; a failure falls back."""
     repo = PhoneRepository(uow.connection)
     known = repo.delivery(message_sid)
-    outbox_id = known.outbox_id if known and known.outbox_id else repo.outbox_for(message_sid)
+    # the row is linked already in the usual case (the dispatcher records the send first):
+    # only an unlinked one needs the outbox looked up and written
+    outbox_id = None if known and known.outbox_id else repo.outbox_for(message_sid)
     delivery = repo.record_delivery(
         message_sid, status, now, error_code=error_code, outbox_id=outbox_id
     )
