@@ -44,7 +44,7 @@ from chipin.core.budgets import (
 )
 from chipin.core.categories import category_matches
 from chipin.core.commands import AddExpense, RecordPayment
-from chipin.core.entries import Expense
+from chipin.core.entries import Entry, Expense
 from chipin.core.errors import ChipinError
 from chipin.core.ledger_doc import parse_entry
 from chipin.core.money import currency_exponent
@@ -317,8 +317,11 @@ def budget_checks(
     ], failures
 
 
-def _totals(uow: SqlUnitOfWork, group: Group, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
-    entries = [s.entry for s in uow.ledger.entries_between(group.id, start, end)]
+def _entries(uow: SqlUnitOfWork, group: Group, start: dt.date, end: dt.date) -> list[Entry]:
+    return [s.entry for s in uow.ledger.entries_between(group.id, start, end)]
+
+
+def _totals(entries: list[Entry]) -> list[dict[str, Any]]:
     return [totals_view(t) for t in spending(entries)]
 
 
@@ -339,10 +342,11 @@ def send_digest(
     schedule = ScheduleRepository(uow.connection)
     if not schedule.claim_digest(group.id, period, start, now):
         return False
-    totals = _totals(uow, group, start, end)
+    entries = _entries(uow, group, start, end)
+    totals = _totals(entries)
     if not totals:
         return False  # a quiet period: recorded as done, nothing said
-    previous = {t["currency"]: t["amount"] for t in _totals(uow, group, before, start)}
+    previous = {t["currency"]: t["amount"] for t in _totals(_entries(uow, group, before, start))}
     for t in totals:
         t["previous"] = previous.get(t["currency"], 0)
     label = {"week": "last week", "month": "last month", "year": "last year"}[period]
@@ -355,7 +359,7 @@ def send_digest(
             "start": start.isoformat(),
             "end": (end - dt.timedelta(days=1)).isoformat(),
         },
-        chart=spending_chart(uow, group, start, end, label, settings=settings, now=now),
+        chart=spending_chart(entries, group, start, end, label, settings=settings, now=now),
     )
     queue_to_group(uow, group, reply, f"digest-{group.id}-{period}-{start}", now, settings=settings)
     return True

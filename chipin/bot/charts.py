@@ -378,7 +378,7 @@ class ChartLinks:
 
 
 def spending_chart(
-    uow: SqlUnitOfWork,
+    entries: Iterable[Entry],
     group: Group,
     start: dt.date,
     end: dt.date,
@@ -387,11 +387,11 @@ def spending_chart(
     settings: Settings | None,
     now: dt.datetime,
 ) -> Chart | None:
-    """The chart that goes with a spending report or a digest of [start, end), or None (charts
-    switched off, or nothing spent)."""
+    """The chart that goes with a spending report or a digest of [start, end), drawn from the
+    period's ``entries`` the report has read already; None when charts are switched off or
+    nothing was spent."""
     if settings is not None and not settings.charts_enabled:
         return None
-    entries = (s.entry for s in uow.ledger.entries_between(group.id, start, end))
     data = chart_data(entries, group=group, label=label, start=start, end=end)
     if data is None:
         return None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from chipin.bot.charts import spending_chart
 from chipin.bot.messages import Action, Reply
 from chipin.core import services
+from chipin.core.entries import Entry
 from chipin.core.records import Group
 from chipin.core.reports import (
     PERIOD_LABELS,
@@ -85,16 +86,19 @@ def spending_reply(
         start, end = period_range(period, today)
         label = PERIOD_LABELS.get(period, period)
 
-    def totals_between(a: dt.date, b: dt.date) -> list[SpendingTotal]:
-        stored = uow.ledger.entries_between(scene.group.id, a, b)
-        return spending((s.entry for s in stored), category=intent.category, member=intent.member)
+    def entries_between(a: dt.date, b: dt.date) -> list[Entry]:
+        return [s.entry for s in uow.ledger.entries_between(scene.group.id, a, b)]
 
+    def totals_of(entries: list[Entry]) -> list[SpendingTotal]:
+        return spending(entries, category=intent.category, member=intent.member)
+
+    current = entries_between(start, end)
     before = previous_range(start, end)
-    previous = {t.currency: t.total for t in totals_between(*before)} if before else {}
+    previous = {t.currency: t.total for t in totals_of(entries_between(*before))} if before else {}
     chart = None
     if intent.category is None and intent.member is None:
         chart = spending_chart(
-            uow, scene.group, start, end, label, settings=engine.settings, now=engine.clock()
+            current, scene.group, start, end, label, settings=engine.settings, now=engine.clock()
         )
     return Reply(
         "spending",
@@ -105,7 +109,7 @@ def spending_reply(
             "member": intent.member,
             "totals": [
                 totals_view(t) | {"previous": previous.get(t.currency, 0) if before else None}
-                for t in totals_between(start, end)
+                for t in totals_of(current)
             ],
         },
         chart=chart,
