@@ -1,6 +1,7 @@
 """What the benchmarks share: throwaway databases, the machine line, the app in a subprocess, and
 the webhook load driver (closed loop at a set concurrency, open loop at a fixed rate, latency
-percentiles, the server's CPU per request and the load generator's own).
+percentiles, the server's CPU per request and the load generator's own) and its raw HTTP/1.1
+client (also ``bench/pipeline.py``'s, through :class:`Pool`).
 
 Imported as ``common`` by the scripts run from this folder (``bench/ledger.py``, ...) and as
 ``bench.common`` by the two that take this folder off ``sys.path`` (``bench/telegram.py`` and
@@ -285,7 +286,9 @@ def server(script: str, env: dict[str, str], workers: int = 1) -> Iterator[Serve
 # much as the bare endpoint's server side, so the figures measured the client as much as the
 # server. Requests are also made (encoded, and signed for Twilio) before the clock starts. Its
 # CPU per request is printed beside the server's; `wrk` (C) was used to check that the peak
-# figures agree (see README, "Webhooks").
+# figures agree (see README, "Webhooks"). `Pool` puts a few of its connections behind an HTTP
+# client's interface (status and body back, timeouts, closed connections replaced) for
+# bench/pipeline.py, whose JSON API driver used httpx.AsyncClient at ~2.5 ms of CPU a request.
 
 CONCURRENCY = (1, 8, 32, 64)
 FIXED_RATE = 500
@@ -338,7 +341,8 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.waiter: asyncio.Future[int] | None = None
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment] - uvloop's is no subclass
@@ -352,30 +356,106 @@ class _Connection(asyncio.Protocol):
         length = 0
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            name = name.strip().lower()
+            if name == b"content-length":
                 length = int(value)
+            elif name == b"transfer-encoding":  # not read here: fail loudly, not misparse
+                self._fail(ConnectionError(f"unsupported Transfer-Encoding: {value!r}"))
+                return
         if len(self.buffer) < end + 4 + length:
             return
         status = int(head[9:12])
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
         del self.buffer[: end + 4 + length]
         if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(status)
+            self.waiter.set_result((status, body))
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ConnectionError(f"connection closed: {exc}"))
 
+    def _fail(self, exc: Exception) -> None:
+        """Fail the request in flight and drop the connection."""
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
     async def send(self, request: bytes) -> int:
+        """Send ``request``; the answer's status."""
         assert self.transport is not None
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
-        return await self.waiter
+        return (await self.waiter)[0]
+
+    async def exchange(self, request: bytes, timeout: float | None = None) -> tuple[int, bytes]:
+        """Send ``request``; the answer's status and body. After ``timeout`` seconds without
+        the whole answer, ``TimeoutError`` and the connection is dropped."""
+        assert self.transport is not None
+        loop = asyncio.get_running_loop()
+        self.waiter = waiter = loop.create_future()
+        timer = None
+        if timeout is not None:
+            timer = loop.call_later(
+                timeout, self._fail, TimeoutError(f"no answer in {timeout:g} s")
+            )
+        self.transport.write(request)
+        try:
+            return await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
 
 
 async def _connect(base: str) -> _Connection:
     host, port = base.removeprefix("http://").split(":")
     _, conn = await asyncio.get_running_loop().create_connection(_Connection, host, int(port))
     return conn
+
+
+class Pool:
+    """Up to ``size`` keep-alive connections to ``base``, as an HTTP client's pool keeps them:
+    each opened when first needed, the most recently used one reused first, one request at a
+    time each; a connection that failed, timed out or that the server closed (its keep-alive
+    timeout) is dropped and a new one opened in its place on the next request.
+
+    A failed request raises ``OSError`` (``ConnectionError``, ``ConnectionRefusedError``,
+    ``TimeoutError``, ...): what to retry is the caller's business."""
+
+    def __init__(self, base: str, size: int, timeout: float | None = 60.0) -> None:
+        self.base, self.timeout = base, timeout
+        self.slots: asyncio.LifoQueue[_Connection | None] = asyncio.LifoQueue()
+        for _ in range(size):
+            self.slots.put_nowait(None)  # a slot with no connection open yet
+
+    async def request(self, request: bytes) -> tuple[int, bytes]:
+        """Send ``request`` (bytes from :func:`encode`) on a free connection; the answer's
+        status and body."""
+        conn = await self.slots.get()
+        try:
+            if conn is None or conn.closed:
+                conn = None
+                conn = await _connect(self.base)
+            got = await conn.exchange(request, self.timeout)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            self.slots.put_nowait(None)
+            raise
+        self.slots.put_nowait(conn)
+        return got
+
+    def close(self) -> None:
+        """Close the idle connections (call when no request is in flight)."""
+        while not self.slots.empty():
+            conn = self.slots.get_nowait()
+            if conn is not None and conn.transport is not None:
+                conn.transport.close()
 
 
 def encode(base: str, path: str, post: Post) -> bytes:

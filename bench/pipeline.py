@@ -18,7 +18,9 @@ must become exactly one ledger entry.
 Runs, in this order, against one database per backend:
 
 1. saturation: ``--clients`` concurrent HTTP clients post as fast as the server acknowledges,
-   a fixed count (6,000; ``--quick`` 1,000);
+   a fixed count (6,000; ``--quick`` 1,000). The clients are keep-alive connections of the raw
+   asyncio HTTP/1.1 client of ``bench/common.py`` (on uvloop), not httpx, whose ~2.5 ms of CPU
+   per request would have taken most of a core from the server it measures on 2 cores;
 2. paced: an open-loop schedule of 150 messages/s (half the PostgreSQL target) for 20 s;
 3. acknowledgement only: the server is stopped and restarted with ``--no-worker`` (no worker,
    no dispatcher) and 10,000 messages are posted: the acknowledged messages/s of the same
@@ -41,7 +43,8 @@ Figures, all from the database after each run except the HTTP ones:
   bound of "reply in the outbox". The p99 target is judged on "queued", as the issue states it;
 - HTTP ack latency p50/p99 and acknowledged messages/s as seen by the client;
 - CPU used during the run, in % of one core: the server process, PostgreSQL's processes, this
-  bench process (the HTTP client runs on the same 2 cores), and the machine.
+  bench process (the HTTP client runs on the same 2 cores; also in ms of CPU per request), and
+  the machine.
 
 Then integrity: every message of every run is done with exactly one reply row (``outbox`` rows
 per ``inbox_id``, ``kind`` "answer" excluded) and every reply was sent; ``entries`` holds one
@@ -85,6 +88,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 # bench/telegram.py and bench/twilio.py would shadow the `telegram` and `twilio` packages.
@@ -94,6 +98,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, and_, event, func, select, text  # noqa: E402
 
 from bench.common import (  # noqa: E402 - after the path fix
+    Pool,
+    encode,
     load,
     machine,
     postgres_database,
@@ -272,7 +278,9 @@ class CpuMeter:
     server: float = 0.0
     postgres: float = 0.0
     bench: float = 0.0
+    bench_seconds: float = 0.0  # this process's CPU time (the HTTP client's, in a drive)
     machine: float = 0.0
+    requests: int = 0  # HTTP requests this process made meanwhile (retries counted), if any
     _t0: tuple[Any, ...] = ()
 
     def start(self) -> CpuMeter:
@@ -288,19 +296,26 @@ class CpuMeter:
     def stop(self) -> CpuMeter:
         w0, s0, pg0, b0, m0 = self._t0
         self.wall = time.perf_counter() - w0
+        self.bench_seconds = time.process_time() - b0  # before this method's /proc scans
+        self.bench = self.bench_seconds / self.wall * 100
         self.server = (sum(proc_ticks(p) for p in self.pids) - s0) / CLK_TCK / self.wall * 100
         pg1 = postgres_ticks()
         self.postgres = sum(v - pg0.get(k, 0) for k, v in pg1.items()) / CLK_TCK / self.wall * 100
-        self.bench = (time.process_time() - b0) / self.wall * 100
         m1 = machine_ticks()
         busy, total = m1[0] - m0[0], m1[1] - m0[1]
         self.machine = busy / max(1, total) * 100 * (os.cpu_count() or 1)
         return self
 
+    @property
+    def client_ms(self) -> float:
+        """This process's CPU per HTTP request, in ms."""
+        return self.bench_seconds * 1000 / self.requests if self.requests else float("nan")
+
     def summary(self, with_pg: bool) -> str:
         pg = f", postgres {self.postgres:.0f}%" if with_pg else ""
+        per = f" ({self.client_ms:.2f} ms/request)" if self.requests else ""
         return (
-            f"cpu: server {self.server:.0f}%{pg}, bench client {self.bench:.0f}%, "
+            f"cpu: server {self.server:.0f}%{pg}, bench client {self.bench:.0f}%{per}, "
             f"machine {self.machine:.0f}% of {100 * (os.cpu_count() or 1)}%"
         )
 
@@ -438,40 +453,59 @@ class Drive:
         return len(self.ids) / self.wall if self.wall else 0.0
 
 
+def _requests(base: str, plan: list[Planned], tag: str) -> list[bytes]:
+    """The bytes of each planned message's POST, its ``client_id`` (the idempotency key) the
+    same on every try."""
+    return [
+        encode(
+            base,
+            f"/playground/api/rooms/{p.room}/messages",
+            (
+                json.dumps(
+                    {"as": p.speaker, "text": p.text, "client_id": f"{tag}-{i}"},
+                    separators=(",", ":"),
+                ).encode(),
+                {"Content-Type": "application/json"},
+            ),
+        )
+        for i, p in enumerate(plan)
+    ]
+
+
 async def _drive(
     base: str, plan: list[Planned], tag: str, *, clients: int, rate: float | None
 ) -> Drive:
+    """Post ``plan`` over ``clients`` keep-alive connections of the raw HTTP/1.1 client of
+    ``bench.common`` (not httpx: it would take CPU from the server it measures): back to back
+    (``rate`` None) or one message every ``1/rate`` s whatever the answers (open loop)."""
     out = Drive(sent=len(plan))
     ids: list[int | None] = [None] * len(plan)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    requests = _requests(base, plan, tag)
+    pool = Pool(base, clients, timeout=60)
 
-        async def one(i: int) -> None:
-            p = plan[i]
-            t0 = time.perf_counter()
-            for attempt in range(1, 4):
-                try:
-                    r = await client.post(
-                        f"/playground/api/rooms/{p.room}/messages",
-                        json={"as": p.speaker, "text": p.text, "client_id": f"{tag}-{i}"},
-                    )
-                    break
-                except httpx.TransportError as exc:  # retried with the same idempotency key
-                    out.retries[type(exc).__name__] += 1
-                    if attempt == 3:
-                        out.errors[type(exc).__name__] += 1
-                        return
-            out.acks_ms.append((time.perf_counter() - t0) * 1000)
-            if r.status_code != 202:
-                out.errors[f"HTTP {r.status_code}"] += 1
-                return
-            body = r.json()
-            out.acked.append(i)
-            if body["duplicate"]:  # a retry of a request that was stored: look its id up
-                out.duplicates.append(i)
-            else:
-                ids[i] = body["inbox_id"]
+    async def one(i: int) -> None:
+        t0 = time.perf_counter()
+        for attempt in range(1, 4):
+            try:
+                status, raw = await pool.request(requests[i])
+                break
+            except OSError as exc:  # retried with the same idempotency key
+                out.retries[type(exc).__name__] += 1
+                if attempt == 3:
+                    out.errors[type(exc).__name__] += 1
+                    return
+        out.acks_ms.append((time.perf_counter() - t0) * 1000)
+        if status != 202:
+            out.errors[f"HTTP {status}"] += 1
+            return
+        body = json.loads(raw)
+        out.acked.append(i)
+        if body["duplicate"]:  # a retry of a request that was stored: look its id up
+            out.duplicates.append(i)
+        else:
+            ids[i] = body["inbox_id"]
 
+    try:
         start = time.perf_counter()
         if rate is None:
             todo = iter(range(len(plan)))
@@ -493,6 +527,8 @@ async def _drive(
             out.issued = time.perf_counter() - start
             await asyncio.gather(*tasks)
         out.wall = time.perf_counter() - start
+    finally:
+        pool.close()
     out.ids = [i for i in ids if i is not None]
     return out
 
@@ -501,9 +537,16 @@ def drive(
     server: Server, plan: list[Planned], tag: str, *, clients: int, rate: float | None = None
 ) -> Drive:
     cpu = CpuMeter(server.pids).start()
-    result = asyncio.run(_drive(server.url, plan, tag, clients=clients, rate=rate))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        result = runner.run(_drive(server.url, plan, tag, clients=clients, rate=rate))
     result.cpu = cpu.stop()
+    result.cpu.requests = result.sent + sum(result.retries.values())
     return result
+
+
+def client_ms(d: Drive) -> str:
+    """The bench client's CPU per request during a drive."""
+    return f"client CPU {d.cpu.client_ms:.2f} ms/req" if d.cpu else "client CPU ?"
 
 
 # -- reading the outcome back --------------------------------------------------------------------
@@ -711,7 +754,7 @@ def run_backend(
             Row(
                 "  ack rate with the worker running",
                 f"{d1.ack_rate:,.0f} msg/s",
-                note=f"HTTP ack p50/p99 {p50_p99(d1.acks_ms)}",
+                note=f"HTTP ack p50/p99 {p50_p99(d1.acks_ms)}; {client_ms(d1)}",
             ),
         ]
 
@@ -767,7 +810,7 @@ def run_backend(
             Row(
                 f"ack only, --no-worker ({d3.sent:,} msgs)",
                 f"{d3.ack_rate:,.0f} msg/s",
-                note=f"HTTP ack p50/p99 {p50_p99(d3.acks_ms)}",
+                note=f"HTTP ack p50/p99 {p50_p99(d3.acks_ms)}; {client_ms(d3)}",
             )
         )
 
@@ -946,7 +989,7 @@ def header(args: argparse.Namespace) -> None:
         machine(
             f"uvicorn {uvicorn.__version__} "
             f"(loop {_have('uvloop', 'asyncio')}, http {_have('httptools', 'h11')}); "
-            f"httpx {httpx.__version__}"
+            "load generator: raw asyncio HTTP/1.1 keep-alive client (bench.common, uvloop)"
         )
     )
     settings = " ".join(f"{k}={v}" for k, v in SERVER_ENV.items())
@@ -961,7 +1004,8 @@ def header(args: argparse.Namespace) -> None:
     print(f"server: {shape}, {settings}{fixes}")
     print(
         f"load: {GROUPS} groups of 3-4 members; ~60% expenses, ~25% payments, ~15% balance "
-        f"questions; {args.clients} HTTP clients (httpx.AsyncClient) in this process"
+        f"questions; {args.clients} HTTP clients (keep-alive connections of bench.common's raw "
+        "asyncio HTTP/1.1 client on uvloop, not httpx; 64 in the paced runs) in this process"
     )
 
 
