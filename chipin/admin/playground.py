@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +57,93 @@ SETTLED_OUTBOX = frozenset({"sent", "dead", "cancelled"})
 SHOWN_OUTBOX = frozenset({"sent", "dead"})
 """A dead row is shown (marked undelivered) so a broken pipeline is visible, not silent."""
 CURSOR = re.compile(r"(\d{1,18})\.(\d{1,18})", re.ASCII)
+ROSTER_TTL = 5.0
+"""Seconds a cached roster answers "who is speaking" without the database. A member added
+never waits for it (a speaker missing from the roster reloads it); it bounds how long a member
+deactivated elsewhere (the bot, another process) can still speak in a room."""
+ROSTER_ROOMS = 4096
+"""Rosters kept per process, least recently used dropped first: a bound on memory, far above
+the rooms anyone talks in at once (``bench/pipeline.py`` uses 50)."""
+
+
+# -- who may speak -------------------------------------------------------------------------------
+
+_ROSTER = text(
+    "SELECT g.name AS group_name, m.name_key AS member_key, m.name AS member_name"
+    " FROM conversations c"
+    " JOIN groups g ON g.id = c.group_id"
+    " LEFT JOIN members m ON m.group_id = c.group_id AND m.active"
+    " WHERE c.channel = :channel AND c.external_id = :room"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """What ``say`` needs of a room: its group's name and its active members' stored names."""
+
+    group: str
+    names: dict[str, str]
+    """Stored name by name key."""
+    loaded_at: float
+    """On the cache's clock."""
+
+
+class Rosters:
+    """The app's cache of room id → :class:`Roster`, so that ``say`` (the playground's hot path
+    and ``bench/pipeline.py``'s ingress) checks its speaker with no thread hop and no database.
+
+    A kept roster may lack a member added since (a speaker it lacks reloads it, so they are
+    accepted at once) or still hold one deactivated since (for at most ``ROSTER_TTL``). A room
+    that does not exist is never kept, so a new room needs nothing here. Read on the event loop,
+    reloaded and dropped from threads: hence the lock."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._rosters: OrderedDict[str, Roster] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def name(self, room_id: str, speaker: str) -> str | None:
+        """The speaker's stored name from a fresh cached roster, or None: ask :meth:`load`."""
+        with self._lock:
+            roster = self._rosters.get(room_id)
+            if roster is None:
+                return None
+            if self.clock() - roster.loaded_at >= ROSTER_TTL:
+                del self._rosters[room_id]
+                return None
+            self._rosters.move_to_end(room_id)
+        return roster.names.get(name_key(speaker))
+
+    def load(self, engine: Engine, room_id: str) -> Roster | None:
+        """The room's roster read now (one query) and kept, or None: no such room."""
+        now = self.clock()
+        with engine.connect() as conn:
+            rows = conn.execute(_ROSTER, {"channel": CHANNEL, "room": room_id}).all()
+        if not rows:
+            return None
+        roster = Roster(
+            rows[0].group_name,
+            {r.member_key: r.member_name for r in rows if r.member_key is not None},
+            now,
+        )
+        with self._lock:
+            self._rosters[room_id] = roster
+            self._rosters.move_to_end(room_id)
+            while len(self._rosters) > ROSTER_ROOMS:
+                self._rosters.popitem(last=False)
+        return roster
+
+    def forget(self, room_id: str) -> None:
+        with self._lock:
+            self._rosters.pop(room_id, None)
+
+
+def app_rosters(state: Any) -> Rosters:
+    """The app's cache (``app.state``; a test may put its own there, with its own clock)."""
+    found: Rosters | None = getattr(state, "playground_rosters", None)
+    if found is None:
+        found = state.playground_rosters = Rosters()
+    return found
 
 
 # -- dependencies --------------------------------------------------------------------------------
@@ -76,6 +166,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_rosters(request: Request) -> Rosters:
+    """Async so it runs on the event loop: the app's cache is made once, never by two threads."""
+    return app_rosters(request.app.state)
+
+
 def get_wake(request: Request) -> Callable[[], None]:
     """The runtime's nudge to the worker: a new message is waiting."""
     wake: Callable[[], None] = request.app.state.runtime.wake
@@ -84,6 +179,7 @@ def get_wake(request: Request) -> Callable[[], None]:
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RostersDep = Annotated[Rosters, Depends(get_rosters)]
 WakeDep = Annotated[Callable[[], None], Depends(get_wake)]
 
 
@@ -174,10 +270,12 @@ class Room:
         }
 
 
-_SPEAKER = text(
-    "SELECT m.name FROM conversations c JOIN members m ON m.group_id = c.group_id"
-    " WHERE c.channel = :channel AND c.external_id = :room AND m.name_key = :key AND m.active"
-)
+def _no_room(room_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"no playground room {room_id!r}")
+
+
+def _not_member(name: str, group: str) -> HTTPException:
+    return HTTPException(422, f"{name} is not a member of {group}; add them first")
 
 
 def _room(uow: SqlUnitOfWork, conversation: Conversation | None) -> Room | None:
@@ -190,7 +288,7 @@ def _room(uow: SqlUnitOfWork, conversation: Conversation | None) -> Room | None:
 def _require_room(uow: SqlUnitOfWork, room_id: str) -> Room:
     room = _room(uow, uow.conversations.get(CHANNEL, room_id))
     if room is None:
-        raise HTTPException(status_code=404, detail=f"no playground room {room_id!r}")
+        raise _no_room(room_id)
     return room
 
 
@@ -449,7 +547,9 @@ def playground_router() -> APIRouter:
         return room.to_json()
 
     @router.post("/playground/api/rooms/{room_id}/members", status_code=201)
-    def add_member(room_id: str, body: NewMember, engine: EngineDep) -> dict[str, Any]:
+    def add_member(
+        room_id: str, body: NewMember, engine: EngineDep, rosters: RostersDep
+    ) -> dict[str, Any]:
         with SqlUnitOfWork(engine) as uow:
             room = _require_room(uow, room_id)
             if room.member(body.name) is not None:
@@ -460,6 +560,7 @@ def playground_router() -> APIRouter:
                 raise HTTPException(status_code=422, detail=str(exc)) from None
             room = _require_room(uow, room_id)
             uow.commit()
+        rosters.forget(room_id)
         return room.to_json()
 
     def speaker_of(engine: Engine, room_id: str, name: str) -> tuple[Room, Member]:
@@ -467,26 +568,29 @@ def playground_router() -> APIRouter:
             room = _require_room(uow, room_id)
         member = room.member(name)
         if member is None:
-            raise HTTPException(422, f"{name} is not a member of {room.group.name}; add them first")
+            raise _not_member(name, room.group.name)
         return room, member
 
-    def speaker_name(engine: Engine, room_id: str, name: str) -> str:
-        """The member's roster name, in one query (the hot path of the playground and of
-        ``bench/pipeline.py``); the full lookup only to explain a refusal."""
-        with engine.connect() as conn:
-            found = conn.execute(
-                _SPEAKER, {"channel": CHANNEL, "room": room_id, "key": name_key(name)}
-            ).scalar()
+    async def speaker_name(request: Request, room_id: str, name: str) -> str:
+        """The member's stored name: from the app's cached roster when it has them, else from
+        the roster read again (in a thread), so a member added a moment ago is known."""
+        rosters = app_rosters(request.app.state)
+        found = rosters.name(room_id, name)
+        if found is not None:
+            return found
+        roster = await asyncio.to_thread(rosters.load, get_engine(request), room_id)
+        if roster is None:
+            raise _no_room(room_id)
+        found = roster.names.get(name_key(name))
         if found is None:
-            speaker_of(engine, room_id, name)  # raises the 404 or 422 that says why
-        return str(found)
+            raise _not_member(name, roster.group)
+        return found
 
     @router.post("/playground/api/rooms/{room_id}/messages", status_code=202)
     async def say(room_id: str, body: Say, request: Request) -> dict[str, Any]:
         """Stored through the app's group-commit writer, as the webhooks store theirs (no
         thread-pool transaction per message); answered after the commit that holds it."""
-        engine = get_engine(request)
-        speaker = await asyncio.to_thread(speaker_name, engine, room_id, body.speaker)
+        speaker = await speaker_name(request, room_id, body.speaker)
         message = InboundMessage(
             channel=CHANNEL,
             chat_id=room_id,
