@@ -7,8 +7,9 @@ operator. When the recipient is gone (bot removed, user blocked it) the conversa
 messages are cancelled instead of retried into the void.
 
 A claimed batch is sent concurrently; the outcomes are written as the sends finish, every
-outcome that finished together in one transaction (each in its own savepoint), so a busy
-dispatcher commits once per handful of messages and a slow send never holds the others' records.
+outcome that finished together in one transaction, so a busy dispatcher commits once per handful
+of messages and a slow send never holds the others' records. Within it the plain successes share
+one batched UPDATE; failures and channel bookkeeping each get a savepoint.
 """
 
 from __future__ import annotations
@@ -96,9 +97,15 @@ class Dispatcher:
     ) -> None:
         """The channel's own bookkeeping, in the transaction that records the outcome (Twilio
         links its MessageSid to the row, and sends a dead WhatsApp message once more by SMS)."""
-        hook = getattr(self.adapters.get(item.channel), "after_send", None)
+        hook = self._hook(item)
         if hook is not None:
             hook(uow, item, status, result, error, now)
+
+    def _hook(self, item: OutboxItem) -> Callable[..., None] | None:
+        hook: Callable[..., None] | None = getattr(
+            self.adapters.get(item.channel), "after_send", None
+        )
+        return hook
 
     def _failed(self, uow: SqlUnitOfWork, item: OutboxItem, error: SendError) -> str:
         now = self.clock()
@@ -121,24 +128,55 @@ class Dispatcher:
         return status
 
     def _record(self, outcomes: list[tuple[OutboxItem, SendResult | SendError]]) -> list[str]:
-        """Write the outcomes of finished sends in one transaction, each in a savepoint (a
-        bookkeeping error in one is logged and leaves that row to its lease's expiry)."""
-        statuses: list[str] = []
+        """Write the outcomes of finished sends in one transaction; their statuses, in order.
+
+        Plain successes (a channel without ``after_send`` bookkeeping) are most of the traffic,
+        so they are written first, in one batched UPDATE: one round trip for all of them instead
+        of three each (savepoint, update, release). The other outcomes each get a savepoint.
+        """
+        plain = {
+            n: (item.id, result.provider_message_id, result.provider_status)
+            for n, (item, result) in enumerate(outcomes)
+            if isinstance(result, SendResult) and self._hook(item) is None
+        }
         with self.uow() as uow:
-            for item, result in outcomes:
-                try:
-                    with uow:
-                        if isinstance(result, SendError):
-                            status = self._failed(uow, item, result)
-                        else:
-                            status = self._sent(uow, item, result)
-                        uow.commit()
-                except Exception:
-                    log.exception("chipin.send_record_failed", outbox_id=item.id)
-                    status = "unrecorded"
-                statuses.append(status)
+            if plain and not self._sent_many(uow, list(plain.values())):
+                plain = {}
+            statuses = [
+                "sent" if n in plain else self._one(uow, item, result)
+                for n, (item, result) in enumerate(outcomes)
+            ]
             uow.commit()
         return statuses
+
+    def _sent_many(
+        self, uow: SqlUnitOfWork, rows: list[tuple[int, str | None, str | None]]
+    ) -> bool:
+        """Mark plain successes sent in one statement; False if it failed, and then the
+        transaction is rolled back (the batch ran first in it, so nothing else is lost) for the
+        rows to take the savepoint path one by one, where a bad row cannot lose the others'."""
+        try:
+            uow.outbox.mark_sent_many(rows, self.clock())
+        except Exception:
+            log.exception("chipin.send_record_batch_failed", outbox_ids=[row[0] for row in rows])
+            uow.rollback()
+            return False
+        return True
+
+    def _one(self, uow: SqlUnitOfWork, item: OutboxItem, result: SendResult | SendError) -> str:
+        """Write one outcome in its own savepoint: a bookkeeping error in it is logged and leaves
+        that row to its lease's expiry."""
+        try:
+            with uow:
+                if isinstance(result, SendError):
+                    status = self._failed(uow, item, result)
+                else:
+                    status = self._sent(uow, item, result)
+                uow.commit()
+        except Exception:
+            log.exception("chipin.send_record_failed", outbox_id=item.id)
+            return "unrecorded"
+        return status
 
     async def _attempt(self, item: OutboxItem) -> SendResult | SendError:
         adapter = self.adapters.get(item.channel)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,13 +12,26 @@ from sqlalchemy import JSON, Connection, and_, bindparam, exists, func, or_, sel
 from chipin.store import tables as t
 
 # Compiled once (SQLAlchemy does not cache the dialect on_conflict insert; see inbox.py).
-_ADD = text(
+_INSERT = (
     "INSERT INTO outbox (channel, conversation_key, recipient, kind, payload, status, attempts,"
     " next_attempt_at, inbox_id, dedupe_key, created_at, updated_at)"
     " VALUES (:channel, :conversation_key, :recipient, :kind, :payload, 'pending', 0, :now,"
     " :inbox_id, :dedupe_key, :now, :now)"
-    " ON CONFLICT DO NOTHING RETURNING id"
-).bindparams(bindparam("payload", type_=JSON), bindparam("now", type_=t.UTCDateTime()))
+    " ON CONFLICT DO NOTHING"
+)
+_INSERT_TYPES = (bindparam("payload", type_=JSON), bindparam("now", type_=t.UTCDateTime()))
+_ADD = text(_INSERT + " RETURNING id").bindparams(*_INSERT_TYPES)
+# The executemany form: without RETURNING, the driver sends all the rows in one round trip
+# (psycopg pipelines them; sqlite3 steps one prepared statement).
+_ADD_MANY = text(_INSERT).bindparams(*_INSERT_TYPES)
+# One text for ``mark_sent`` and ``mark_sent_many``, so a row is marked sent the same way on
+# either path; the dispatcher executes it once per batch of plain successes.
+_SENT = text(
+    "UPDATE outbox SET status = 'sent', sent_at = :now, updated_at = :now,"
+    " attempts = attempts + 1, provider_message_id = :provider_message_id,"
+    " provider_status = :provider_status, claimed_by = NULL, claimed_until = NULL,"
+    " last_error = NULL WHERE id = :id"
+).bindparams(bindparam("now", type_=t.UTCDateTime()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,12 @@ class OutboxQueue:
             },
         ).first()
         return int(row[0]) if row else None
+
+    def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Queue many messages in one round trip; a ``dedupe_key`` queued before (or earlier in
+        ``rows``) is skipped. Each row has the keyword arguments of :meth:`add`, all of them."""
+        if rows:
+            self.conn.execute(_ADD_MANY, list(rows))
 
     @staticmethod
     def _item(r: Any) -> OutboxItem:
@@ -148,20 +168,28 @@ class OutboxQueue:
         provider_status: str | None = None,
     ) -> None:
         self.conn.execute(
-            update(t.outbox)
-            .where(t.outbox.c.id == outbox_id)
-            .values(
-                status="sent",
-                sent_at=now,
-                updated_at=now,
-                attempts=t.outbox.c.attempts + 1,
-                provider_message_id=provider_message_id,
-                provider_status=provider_status,
-                claimed_by=None,
-                claimed_until=None,
-                last_error=None,
-            )
+            _SENT,
+            {
+                "id": outbox_id,
+                "now": now,
+                "provider_message_id": provider_message_id,
+                "provider_status": provider_status,
+            },
         )
+
+    def mark_sent_many(
+        self, rows: Sequence[tuple[int, str | None, str | None]], now: dt.datetime
+    ) -> None:
+        """:meth:`mark_sent` for many rows of (outbox id, provider message id, provider status)
+        in one round trip (executemany): the dispatcher's per-message cost under load."""
+        if rows:
+            self.conn.execute(
+                _SENT,
+                [
+                    {"id": i, "now": now, "provider_message_id": pid, "provider_status": ps}
+                    for i, pid, ps in rows
+                ],
+            )
 
     def mark_failed(
         self, outbox_id: int, now: dt.datetime, error: str, retry_at: dt.datetime | None
