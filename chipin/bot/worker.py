@@ -127,11 +127,17 @@ class Worker:
         turns: list[tuple[InboxItem, Turn | BaseException | None]],
         last: set[str],
     ) -> list[Handled]:
-        """Apply a round in one transaction, in arrival order, each message in its own
-        savepoint (a turn of None is read and parsed there too: the offline parser needs no
-        step outside). ``last``: the conversations with nothing after this round, whose leases
-        are released in it. A conversation whose message fails (to be tried again) or whose
-        lease was lost stops: its later messages in the round are left pending, untouched."""
+        """Apply a round in one transaction, in arrival order (a turn of None is read and
+        parsed there too: the offline parser needs no step outside). ``last``: the
+        conversations with nothing after this round, whose leases are released in it.
+
+        First without savepoints (:meth:`_apply_fast`); if anything in the round goes wrong
+        it is rolled back whole and applied again here, each message in its own savepoint: a
+        conversation whose message fails (to be tried again) or whose lease was lost stops, and
+        its later messages in the round are left pending, untouched."""
+        fast = self._apply_fast(holder, turns, last)
+        if fast is not None:
+            return fast
         now = self.clock()
         handled: list[Handled] = []
         with self.uow() as uow:
@@ -167,30 +173,73 @@ class Worker:
             uow.commit()
         return handled
 
+    def _apply_fast(
+        self,
+        holder: str,
+        turns: list[tuple[InboxItem, Turn | BaseException | None]],
+        last: set[str],
+    ) -> list[Handled] | None:
+        """The round in one transaction with no savepoint at all (they cost four round trips
+        per message): None, with nothing kept, when any message fails, was finished elsewhere
+        or left something it could not undo, or a lease was lost — the caller then applies the
+        round again with savepoints, which sorts each case out."""
+        if any(isinstance(turn, BaseException) for _, turn in turns):
+            return None
+        now = self.clock()
+        with SqlUnitOfWork(self.engine, savepoints=False) as uow:
+            keys = list(dict.fromkeys(item.conversation_key for item, _ in turns))
+            if uow.inbox.renew_many(keys, holder, now, self.lease) != set(keys):
+                return None
+            handled: list[Handled] = []
+            for item, turn in turns:
+                assert not isinstance(turn, BaseException)
+                try:
+                    outcome = self._apply_message(uow, item, turn, now)
+                except Exception as exc:  # applied again with savepoints, which records it
+                    log.debug("chipin.round_retried", inbox_id=item.id, error=repr(exc))
+                    return None
+                if outcome is None or uow.spoiled:
+                    return None
+                handled.append(Handled(item, "done", outcome))
+            if release := sorted(k for k in keys if k in last):
+                uow.inbox.release_many(release, holder)
+            uow.commit()
+        return handled
+
     def apply_one(
         self, uow: SqlUnitOfWork, item: InboxItem, turn: Turn | None, now: dt.datetime
     ) -> Outcome | None:
         """Apply a message, queue its replies and mark it done, in a savepoint of ``uow``;
         None (and nothing kept) when another worker finished it already."""
         with uow:
-            if turn is None:
-                turn = self.conversation.prepare_offline(uow, item)
-            outcome = self.conversation.apply(uow, turn)
-            group = self.conversation.group_of(uow, turn.message)
-            locale = group.locale if group else "en_US"
-            for n, reply in enumerate(outcome.replies):
-                self._queue_reply(uow, turn, n, reply, locale, now)
-            if turn.message.action_id:
-                self._queue_answer(uow, turn, outcome, now)
-            if not uow.inbox.complete(
-                turn.inbox_id,
-                now,
-                result=outcome.result,
-                entry_id=outcome.entry_id,
-                needs_review=outcome.needs_review,
-            ):
+            outcome = self._apply_message(uow, item, turn, now)
+            if outcome is None:
                 return None  # leaving without commit rolls back to the savepoint
             uow.commit()
+        return outcome
+
+    def _apply_message(
+        self, uow: SqlUnitOfWork, item: InboxItem, turn: Turn | None, now: dt.datetime
+    ) -> Outcome | None:
+        """Apply a message, queue its replies and mark it done; None when another worker
+        finished it already (the caller must then undo what this wrote)."""
+        if turn is None:
+            turn = self.conversation.prepare_offline(uow, item)
+        outcome = self.conversation.apply(uow, turn)
+        group = self.conversation.group_of(uow, turn.message)
+        locale = group.locale if group else "en_US"
+        for n, reply in enumerate(outcome.replies):
+            self._queue_reply(uow, turn, n, reply, locale, now)
+        if turn.message.action_id:
+            self._queue_answer(uow, turn, outcome, now)
+        if not uow.inbox.complete(
+            turn.inbox_id,
+            now,
+            result=outcome.result,
+            entry_id=outcome.entry_id,
+            needs_review=outcome.needs_review,
+        ):
+            return None
         return outcome
 
     def _queue_reply(

@@ -5,14 +5,25 @@ commits its own work can run inside a caller's larger transaction (the worker ap
 writes the replies and marks the message done in one transaction). An inner ``commit()`` only
 releases its savepoint; leaving an inner block without commit rolls back to it; nothing is
 durable until the outermost block commits.
+
+A unit of work opened with ``savepoints=False`` skips those savepoints (two round trips per
+block, four per chat message): the worker's fast path, which applies a whole round of messages
+in one transaction and, if anything goes wrong, rolls the round back and applies it again with
+savepoints. A nested block that is left without commit after it wrote something cannot be
+undone then, so it *spoils* the unit of work; the caller must roll it all back. Writes are
+counted by an engine event (``before_execute``), which also empties the unit of work's look-up
+cache when a table it caches from is written.
 """
 
 from __future__ import annotations
 
+import re
+import threading
+import weakref
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import NestedTransaction
 
 from chipin.store.conversations import ConversationRepository
@@ -21,25 +32,91 @@ from chipin.store.inbox import InboxQueue
 from chipin.store.outbox import OutboxQueue
 from chipin.store.repository import SqlLedgerRepository
 
+_UOW = "chipin.uow"
+"""Key in the DBAPI connection's ``info`` of the unit of work that holds it."""
+
+CACHED_TABLES = frozenset({"conversations", "members", "member_identities", "budgets", "groups"})
+"""Tables read into :attr:`SqlUnitOfWork.cache`: a write to one of them empties it."""
+
+_TEXT_WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+_counted: weakref.WeakSet[Engine] = weakref.WeakSet()
+_counted_lock = threading.Lock()
+
+
+def _written_table(statement: Any) -> str | None:
+    """The table an INSERT, UPDATE or DELETE writes; None for anything else."""
+    if getattr(statement, "is_dml", False):
+        return str(statement.table.name)
+    text = statement if isinstance(statement, str) else getattr(statement, "text", None)
+    if isinstance(text, str):
+        found = _TEXT_WRITE.match(text)
+        return found.group(1).lower() if found else None
+    return None
+
+
+def _on_execute(conn: Connection, statement: Any, *_: Any) -> None:
+    uow = conn.info.get(_UOW)
+    if uow is not None:
+        table = _written_table(statement)
+        if table is not None:
+            uow._wrote(table)
+
+
+def _count_writes(engine: Engine) -> None:
+    if engine in _counted:
+        return
+    with _counted_lock:
+        if engine not in _counted:
+            event.listen(engine, "before_execute", _on_execute)
+            _counted.add(engine)
+
+
+class _Flat:
+    """A nested block without a savepoint (``savepoints=False``)."""
+
+    __slots__ = ("committed", "writes")
+
+    def __init__(self, writes: int) -> None:
+        self.writes = writes
+        self.committed = False
+
 
 class SqlUnitOfWork:
     """``with SqlUnitOfWork(engine) as uow: ...; uow.commit()`` — nothing is kept without commit.
 
     ``readonly=True`` opens a deferred transaction on SQLite so readers never queue behind the
     write lock, and a REPEATABLE READ snapshot on PostgreSQL so every query sees one state.
+    ``savepoints=False``: nested blocks without savepoints (see the module's docstring).
     """
 
-    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+    def __init__(self, engine: Engine, *, readonly: bool = False, savepoints: bool = True) -> None:
         self.engine = engine
         self.readonly = readonly
+        self.savepoints = savepoints
         self._conn: Connection | None = None
         self._ledger: SqlLedgerRepository | None = None
-        self._savepoints: list[NestedTransaction] = []
-        self._conversations: dict[Any, Any] = {}
+        self._savepoints: list[NestedTransaction | _Flat] = []
+        self.cache: dict[Any, Any] = {}
+        """Look-ups for the length of this unit of work (conversations, a group's phones, its
+        budgets): emptied on rollback and whenever one of :data:`CACHED_TABLES` is written."""
+        self.writes = 0
+        """Statements that wrote, so far."""
+        self.spoiled = False
+        """A nested block without a savepoint was left without commit after writing: only a
+        rollback of the whole unit of work undoes it."""
+        _count_writes(engine)
+
+    def _wrote(self, table: str) -> None:
+        self.writes += 1
+        if table in CACHED_TABLES:
+            self.cache.clear()
 
     def __enter__(self) -> Self:
         if self._conn is not None:
-            self._savepoints.append(self._conn.begin_nested())
+            if self.savepoints:
+                self._savepoints.append(self._conn.begin_nested())
+            else:
+                self._savepoints.append(_Flat(self.writes))
             return self
         conn = self.engine.connect()
         if self.readonly:
@@ -49,6 +126,7 @@ class SqlUnitOfWork:
                 # two queries) never mixes states while writers commit in between
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
         conn.begin()
+        conn.info[_UOW] = self
         self._conn = conn
         self._ledger = SqlLedgerRepository(conn)
         return self
@@ -61,7 +139,10 @@ class SqlUnitOfWork:
     ) -> None:
         if self._savepoints:
             savepoint = self._savepoints.pop()
-            if savepoint.is_active:
+            if isinstance(savepoint, _Flat):
+                if not savepoint.committed and self.writes > savepoint.writes:
+                    self.spoiled = True
+            elif savepoint.is_active:
                 savepoint.rollback()
                 self._forget()
             return
@@ -70,10 +151,12 @@ class SqlUnitOfWork:
             if self._conn.in_transaction():
                 self._conn.rollback()
         finally:
+            self._conn.info.pop(_UOW, None)
             self._conn.close()
             self._conn = None
             self._ledger = None
-            self._conversations.clear()
+            self.cache.clear()
+            self.spoiled = False
 
     @property
     def ledger(self) -> SqlLedgerRepository:
@@ -95,7 +178,7 @@ class SqlUnitOfWork:
 
     @property
     def conversations(self) -> ConversationRepository:
-        return ConversationRepository(self.connection, self._conversations)
+        return ConversationRepository(self.connection, self.cache)
 
     @property
     def drafts(self) -> DraftRepository:
@@ -103,19 +186,29 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         if self._savepoints:
-            self._savepoints[-1].commit()
+            savepoint = self._savepoints[-1]
+            if isinstance(savepoint, _Flat):
+                savepoint.committed = True
+            else:
+                savepoint.commit()
             return
         # The next statement autobegins a new transaction (through the same BEGIN hook).
         self.connection.commit()
 
     def rollback(self) -> None:
         if self._savepoints:
-            self._savepoints[-1].rollback()
+            savepoint = self._savepoints[-1]
+            if isinstance(savepoint, _Flat):
+                if self.writes > savepoint.writes:
+                    self.spoiled = True
+                return
+            savepoint.rollback()
         else:
             self.connection.rollback()
+            self.spoiled = False
         self._forget()
 
     def _forget(self) -> None:
         """After a rollback, what was read or written in it may no longer be so."""
         self.ledger.forget_cache()
-        self._conversations.clear()
+        self.cache.clear()
