@@ -38,8 +38,7 @@ def undo_button(entry_id: int) -> Action:
 
 
 def balances_reply(uow: SqlUnitOfWork, group: Group) -> Reply:
-    by_currency = services.group_balances(uow, group.id)
-    plans = services.settle_up(uow, group.id)
+    by_currency, plans = services.balances_and_plans(uow, group.id)
     currencies = [
         {
             "currency": c,

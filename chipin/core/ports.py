@@ -42,6 +42,9 @@ class LedgerRepository(Protocol):
         author: str | None,
         now: dt.datetime,
     ) -> int: ...
+    def add_entry_if_new(
+        self, group_id: int, entry: Entry, *, external_id: str, author: str | None, now: dt.datetime
+    ) -> int | None: ...
     def replace_entry(
         self, group_id: int, entry_id: int, entry: Entry, now: dt.datetime
     ) -> None: ...

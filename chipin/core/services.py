@@ -119,16 +119,16 @@ def _record(
     clock: Clock,
 ) -> EntryRecorded:
     with uow:
-        if external_id is not None:
-            existing = uow.ledger.entry_by_external_id(group_id, external_id)
-            if existing is not None:
-                return EntryRecorded(group_id, existing.id, existing.entry.effects(), created=False)
         _check_members(uow, group_id, entry)
         ext = external_id or new_entry_id("expense" if isinstance(entry, Expense) else "payment")
         now = clock()
-        entry_id = uow.ledger.add_entry(
+        entry_id = uow.ledger.add_entry_if_new(
             group_id, entry, external_id=ext, author=entry.author, now=now
         )
+        if entry_id is None:  # recorded before under this external id: the same entry
+            existing = uow.ledger.entry_by_external_id(group_id, ext)
+            assert existing is not None
+            return EntryRecorded(group_id, existing.id, existing.entry.effects(), created=False)
         uow.ledger.add_audit(
             group_id, entry_id, "create", actor, now, None, entry_to_json(entry, ext)
         )
@@ -248,16 +248,24 @@ def settle_up(
 ) -> dict[str, list[Transfer]]:
     """The settle-up plan per currency. The plan shown is remembered, so recording one of its
     transfers leaves the other suggestions exactly as they were."""
+    return balances_and_plans(uow, group_id, remember=remember, clock=clock)[1]
+
+
+def balances_and_plans(
+    uow: UnitOfWork, group_id: int, *, remember: bool = True, clock: Clock = utcnow
+) -> tuple[Balances, dict[str, list[Transfer]]]:
+    """The balances and, from the same read of them, :func:`settle_up`'s plans."""
     plans: dict[str, list[Transfer]] = {}
     with uow:
-        for currency, amounts in uow.ledger.balances(group_id).items():
+        by_currency = uow.ledger.balances(group_id)
+        for currency, amounts in by_currency.items():
             previous = uow.ledger.settle_hint(group_id, currency)
             plan = settle_plan({m: a for m, a in amounts.items() if a}, previous=previous)
             plans[currency] = plan
             if remember and plan != previous:
                 uow.ledger.save_settle_hint(group_id, currency, plan, clock())
         uow.commit()
-    return plans
+    return by_currency, plans
 
 
 def history(uow: UnitOfWork, group_id: int, member: str) -> list[PassbookLine]:

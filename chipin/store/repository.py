@@ -11,7 +11,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, and_, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from chipin.core.codec import rename_split, split_from_json, split_to_json
 from chipin.core.entries import Entry, Expense, Payment
@@ -20,6 +31,7 @@ from chipin.core.ports import Balances
 from chipin.core.records import AuditRecord, Group, Member, StoredEntry, name_key
 from chipin.core.settle import Transfer
 from chipin.store import tables as t
+from chipin.store.sql import insert_ignore_text
 
 UPSERT_BALANCES = text(
     "INSERT INTO balances (group_id, member_id, currency, amount) "
@@ -29,6 +41,25 @@ UPSERT_BALANCES = text(
 )
 """One statement for SQLite (≥ 3.24) and PostgreSQL, compiled once: SQLAlchemy does not cache
 the dialect-specific on_conflict constructs, and rebuilding them cost a third of a write."""
+
+
+_SAVE_SETTLE_HINT = text(
+    "INSERT INTO settle_plans (group_id, currency, plan, updated_at) "
+    "VALUES (:group_id, :currency, :plan, :updated_at) "
+    "ON CONFLICT (group_id, currency) DO UPDATE SET plan = excluded.plan, "
+    "updated_at = excluded.updated_at"
+).bindparams(
+    bindparam("plan", type_=t.settle_plans.c.plan.type),
+    bindparam("updated_at", type_=t.settle_plans.c.updated_at.type),
+)
+"""One upsert where a delete and an insert were two (see UPSERT_BALANCES on why text)."""
+
+_ADD_ENTRY_IF_NEW = insert_ignore_text(
+    t.entries,
+    [c.name for c in t.entries.c if c.name not in ("id", "deleted_at")],
+    ["group_id", "external_id"],
+    returning="id",
+)
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -256,6 +287,29 @@ class SqlLedgerRepository:
             )
         )
         entry_id = _new_id(result)
+        self._write_lines(group_id, entry_id, entry, active=True)
+        return entry_id
+
+    def add_entry_if_new(
+        self, group_id: int, entry: Entry, *, external_id: str, author: str | None, now: dt.datetime
+    ) -> int | None:
+        """:meth:`add_entry` unless the group has an entry with ``external_id`` already (then
+        None and nothing written): one statement where a look-up and an insert were two."""
+        author_id = self._id(group_id, author) if author else None
+        row = self.conn.execute(
+            _ADD_ENTRY_IF_NEW,
+            {
+                "group_id": group_id,
+                "external_id": external_id,
+                "author_id": author_id,
+                "created_at": now,
+                "updated_at": now,
+                **self._row(group_id, entry),
+            },
+        ).first()
+        if row is None:
+            return None
+        entry_id = int(row[0])
         self._write_lines(group_id, entry_id, entry, active=True)
         return entry_id
 
@@ -564,13 +618,5 @@ class SqlLedgerRepository:
         encoded = [
             [self._id(group_id, x.debtor), self._id(group_id, x.creditor), x.amount] for x in plan
         ]
-        self.conn.execute(
-            delete(t.settle_plans).where(
-                and_(t.settle_plans.c.group_id == group_id, t.settle_plans.c.currency == currency)
-            )
-        )
-        self.conn.execute(
-            insert(t.settle_plans).values(
-                group_id=group_id, currency=currency, plan=encoded, updated_at=now
-            )
-        )
+        params = {"group_id": group_id, "currency": currency, "plan": encoded, "updated_at": now}
+        self.conn.execute(_SAVE_SETTLE_HINT, params)
