@@ -243,7 +243,11 @@ def check_budgets(
     ``settings`` the alerts reach phone members too (:func:`queue_to_group`)."""
     schedule = ScheduleRepository(uow.connection)
     sent_count = 0
-    for budget, _ in schedule.budgets(group.id):
+    key = ("budgets", group.id)  # asked after every entry; kept until a budget is written
+    budgets = uow.cache.get(key)
+    if budgets is None:
+        budgets = uow.cache[key] = schedule.budgets(group.id)
+    for budget, _ in budgets:
         assert budget.id is not None
         start, end = window(budget, today)
         entries = [s.entry for s in uow.ledger.entries_between(group.id, start, end)]

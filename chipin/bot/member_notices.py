@@ -18,7 +18,7 @@ from collections.abc import Collection
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from chipin.bot.messages import Reply
 from chipin.bot.render import render
@@ -199,16 +199,29 @@ def share_of(entry: Entry, name: str) -> int:
     return entry.amount if name in (entry.debtor, entry.creditor) else 0
 
 
+_GROUP_PHONES = (
+    select(t.members.c.id, t.members.c.name, t.member_identities.c.external_user_id)
+    .select_from(
+        t.member_identities.join(t.members, t.members.c.id == t.member_identities.c.member_id)
+    )
+    .where(
+        and_(
+            t.members.c.group_id == bindparam("group_id"),
+            t.member_identities.c.channel == PHONE_IDENTITY,
+        )
+    )
+)
+
+
 def group_phones(uow: SqlUnitOfWork, group_id: int) -> dict[str, tuple[int, str]]:
     """member name → (member id, phone number), for the group's members who have a phone: one
     query, so a group without any (the common case) costs one indexed look-up."""
-    mi, m = t.member_identities, t.members
-    rows = uow.connection.execute(
-        select(m.c.id, m.c.name, mi.c.external_user_id)
-        .select_from(mi.join(m, m.c.id == mi.c.member_id))
-        .where(and_(m.c.group_id == group_id, mi.c.channel == PHONE_IDENTITY))
-    )
-    return {str(r.name): (int(r.id), str(r.external_user_id)) for r in rows}
+    key = ("phones", group_id)  # kept for the unit of work: it is asked after every entry
+    found: dict[str, tuple[int, str]] | None = uow.cache.get(key)
+    if found is None:
+        rows = uow.connection.execute(_GROUP_PHONES, {"group_id": group_id})
+        found = uow.cache[key] = {str(r.name): (int(r.id), str(r.external_user_id)) for r in rows}
+    return dict(found)
 
 
 def entry_changed(

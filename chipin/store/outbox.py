@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +52,12 @@ class OutboxItem:
 
 
 class OutboxQueue:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, flush: Callable[[], None] | None = None) -> None:
         self.conn = conn
+        self._flush = flush or (lambda: None)
+        """Writes the unit of work holds back (see ``SqlUnitOfWork.write_later``), run before
+        a write here that must come after them: a row added now gets a later id than the
+        replies held back, and a cancelled conversation's held-back replies are cancelled."""
 
     def add(
         self,
@@ -68,6 +72,7 @@ class OutboxQueue:
         dedupe_key: str | None = None,
     ) -> int | None:
         """Queue an outbound message; None when ``dedupe_key`` was queued before."""
+        self._flush()
         row = self.conn.execute(
             _ADD,
             {
@@ -87,6 +92,7 @@ class OutboxQueue:
         """Queue many messages in one round trip; a ``dedupe_key`` queued before (or earlier in
         ``rows``) is skipped. Each row has the keyword arguments of :meth:`add`, all of them."""
         if rows:
+            self._flush()
             self.conn.execute(_ADD_MANY, list(rows))
 
     @staticmethod
@@ -247,6 +253,7 @@ class OutboxQueue:
 
     def cancel_conversation(self, key: str, now: dt.datetime, reason: str) -> int:
         """Stop sending into a conversation that is gone (bot removed, user blocked it)."""
+        self._flush()
         return int(
             self.conn.execute(
                 update(t.outbox)

@@ -71,6 +71,11 @@ def _count_writes(engine: Engine) -> None:
             _counted.add(engine)
 
 
+class StaleMessages(RuntimeError):
+    """A message held back as done was no longer pending when written (another worker
+    finished it): what was written for it must be rolled back."""
+
+
 class _Flat:
     """A nested block without a savepoint (``savepoints=False``)."""
 
@@ -104,6 +109,8 @@ class SqlUnitOfWork:
         self.spoiled = False
         """A nested block without a savepoint was left without commit after writing: only a
         rollback of the whole unit of work undoes it."""
+        self._held_outbox: list[dict[str, Any]] = []
+        self._held_done: list[dict[str, Any]] = []
         _count_writes(engine)
 
     def _wrote(self, table: str) -> None:
@@ -157,6 +164,8 @@ class SqlUnitOfWork:
             self._ledger = None
             self.cache.clear()
             self.spoiled = False
+            self._held_outbox.clear()
+            self._held_done.clear()
 
     @property
     def ledger(self) -> SqlLedgerRepository:
@@ -170,11 +179,37 @@ class SqlUnitOfWork:
 
     @property
     def inbox(self) -> InboxQueue:
-        return InboxQueue(self.connection)
+        return InboxQueue(self.connection, self.flush)
 
     @property
     def outbox(self) -> OutboxQueue:
-        return OutboxQueue(self.connection)
+        return OutboxQueue(self.connection, self.flush)
+
+    # -- writes held back to the end of a round ---------------------------------------------
+
+    def add_later(self, row: dict[str, Any]) -> None:
+        """``outbox.add(**row)``, held back until :meth:`flush`: the worker queues a round's
+        replies with one executemany instead of a statement per message. Any other outbox or
+        inbox write of this unit of work flushes first, so ids keep the order things were said
+        and a cancel sees every reply."""
+        self._held_outbox.append(row)
+        self.writes += 1
+
+    def complete_later(self, row: dict[str, Any]) -> None:
+        """``inbox.complete`` (a :func:`chipin.store.inbox.done_row`), held back likewise."""
+        self._held_done.append(row)
+        self.writes += 1
+
+    def flush(self) -> None:
+        """Write what is held back. Raises :class:`StaleMessages` (and the caller must roll
+        back) when a message held as done was not pending any more."""
+        if self._held_outbox:
+            rows, self._held_outbox = self._held_outbox, []
+            OutboxQueue(self.connection).add_many(rows)
+        if self._held_done:
+            done, self._held_done = self._held_done, []
+            if InboxQueue(self.connection).complete_many(done) != len(done):
+                raise StaleMessages("a message of this round was finished by another worker")
 
     @property
     def conversations(self) -> ConversationRepository:
@@ -192,6 +227,7 @@ class SqlUnitOfWork:
             else:
                 savepoint.commit()
             return
+        self.flush()
         # The next statement autobegins a new transaction (through the same BEGIN hook).
         self.connection.commit()
 
@@ -212,3 +248,6 @@ class SqlUnitOfWork:
         """After a rollback, what was read or written in it may no longer be so."""
         self.ledger.forget_cache()
         self.cache.clear()
+        if not self._savepoints:
+            self._held_outbox.clear()
+            self._held_done.clear()
