@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy import Engine
 
+from chipin.bot.claims import Wakeup
 from chipin.bot.conversation import ConversationEngine
 from chipin.bot.messages import ChannelAdapter
 from chipin.bot.worker import Worker
@@ -35,8 +36,8 @@ class Runtime:
     worker: Worker
     dispatcher: Dispatcher
     gemini: GeminiParser | None = None
-    wake_worker: asyncio.Event = field(default_factory=asyncio.Event)
-    wake_dispatcher: asyncio.Event = field(default_factory=asyncio.Event)
+    wake_worker: Wakeup = field(default_factory=Wakeup)
+    wake_dispatcher: Wakeup = field(default_factory=Wakeup)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scheduler: SchedulerRunner | None = None
@@ -69,7 +70,7 @@ class Runtime:
             backoff_max_seconds=settings.outbox_backoff_max_seconds,
             clock=clock,
         )
-        wake_dispatcher = asyncio.Event()
+        wake_dispatcher = Wakeup()
         worker = Worker(
             engine,
             conversation,
@@ -82,20 +83,9 @@ class Runtime:
         return runtime
 
     def wake(self) -> None:
-        """Called after a message is accepted: the worker looks at once instead of polling.
-
-        Safe from any thread (sync endpoints run in a thread pool; asyncio events are not)."""
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self.wake_worker.set()
-        else:
-            loop.call_soon_threadsafe(self.wake_worker.set)
+        """Called after a message is accepted: a worker claimer looks at once instead of
+        polling. Safe from any thread (sync endpoints run in a thread pool)."""
+        self.wake_worker.set()
 
     def start(
         self, *, worker: bool = True, dispatcher: bool = True, scheduler: bool | None = None
@@ -133,8 +123,8 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.stop()
         self.stop.set()
-        self.wake_worker.set()
-        self.wake_dispatcher.set()
+        self.wake_worker.set_all()
+        self.wake_dispatcher.set_all()
         for task in self.tasks:
             try:
                 await asyncio.wait_for(task, timeout=10)

@@ -35,7 +35,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
-from chipin.bot.claims import drain, keep_claiming
+from chipin.bot.claims import Wakeup, drain, keep_claiming
 from chipin.bot.conversation import ConversationEngine, ToParse
 from chipin.bot.messages import Reply
 from chipin.bot.render import render
@@ -377,7 +377,7 @@ class Worker:
         return count
 
     async def run(
-        self, stop: asyncio.Event, wake: asyncio.Event, *, concurrency: int = 8, poll: float = 0.2
+        self, stop: asyncio.Event, wake: Wakeup, *, concurrency: int = 8, poll: float = 0.2
     ) -> None:
         """Run ``concurrency`` claimers until ``stop`` is set; ``wake`` cuts the idle wait."""
         await asyncio.gather(

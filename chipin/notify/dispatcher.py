@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 import structlog
 from sqlalchemy import Engine
 
-from chipin.bot.claims import drain, keep_claiming
+from chipin.bot.claims import Wakeup, drain, keep_claiming
 from chipin.bot.messages import ChannelAdapter, SendError, SendResult
 from chipin.store.outbox import OutboxItem
 from chipin.store.uow import SqlUnitOfWork
@@ -213,7 +213,7 @@ class Dispatcher:
                     )
         return len(items)
 
-    async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, poll: float = 0.2) -> None:
+    async def run(self, stop: asyncio.Event, wake: Wakeup, *, poll: float = 0.2) -> None:
         await keep_claiming(self.run_once, "dispatcher", stop, wake, poll)
 
     async def drain(self, *, limit: int = 10_000) -> int:
