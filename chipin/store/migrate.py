@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from chipin.store.db import normalize_url
 
@@ -20,9 +20,24 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x63686970
+"""The PostgreSQL advisory lock held while migrating ("chip")."""
+
+
+def _one_at_a_time(conn: Connection) -> None:
+    """Processes started together (``chipin serve --no-worker`` and ``chipin worker``, or
+    ``--workers N``) each migrate at start: on a fresh PostgreSQL database both created
+    ``alembic_version`` and one failed. The lock is held to the end of the migration's
+    transaction (PostgreSQL's DDL is transactional), so the second finds the work done. SQLite
+    needs nothing: a write transaction begins IMMEDIATE and writers queue."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        _one_at_a_time(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 
@@ -30,6 +45,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        _one_at_a_time(conn)
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
 
