@@ -121,7 +121,7 @@ SERVER_ENV = {
     "CHIPIN_ENV": "development",
     "PARSER": "rules",
     "LOG_LEVEL": "WARNING",
-    "WORKER_CONCURRENCY": "8",
+    "WORKER_CONCURRENCY": os.environ.get("BENCH_WORKER_CONCURRENCY", "8"),
     "WORKER_POLL_SECONDS": "0.2",
 }
 """Besides DATABASE_URL. The worker settings are the defaults of ``chipin.settings``, said out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -164,6 +164,19 @@ class ConversationEngine:
                 settings=self.settings,
             )
         return outcome
+
+    def prefetch(self, uow: SqlUnitOfWork, items: Iterable[InboxItem]) -> None:
+        """What a round's messages look up first (their conversations, groups and members)
+        read in three queries for the whole round instead of three per conversation. Phone
+        messages find their group through the sender's phone, and are left to do so."""
+        chats = []
+        for item in items:
+            channel, _, chat_id = item.conversation_key.partition(":")
+            if channel not in phone.PHONE_CHANNELS:
+                chats.append((channel, chat_id))
+        uow.conversations.load(chats)
+        found = (uow.conversations.get(channel, chat_id) for channel, chat_id in chats)
+        uow.ledger.load_groups(c.group_id for c in found if c is not None and c.group_id)
 
     def group_of(self, uow: SqlUnitOfWork, message: InboundMessage) -> Group | None:
         return self._find_group(uow, message)

@@ -77,7 +77,7 @@ class Worker:
         lease: dt.timedelta = dt.timedelta(seconds=60),
         max_attempts: int = 3,
         batch: int = 50,
-        conversations: int = 4,
+        conversations: int = 16,
         round_size: int = 24,
         on_outbox: Callable[[], None] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
@@ -197,6 +197,7 @@ class Worker:
             keys = list(dict.fromkeys(item.conversation_key for item, _ in turns))
             if uow.inbox.renew_many(keys, holder, now, self.lease) != set(keys):
                 return None
+            self.conversation.prefetch(uow, (item for item, _ in turns))
             handled: list[Handled] = []
             for item, turn in turns:
                 assert not isinstance(turn, BaseException)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,27 @@ class ConversationRepository:
         ).first()
         found = self._cache[key] = self._record(row) if row else None
         return found
+
+    def load(self, chats: Iterable[tuple[str, str]]) -> None:
+        """Read the conversations of (channel, external id) ``chats`` into the cache with a
+        query per channel, not one per chat (a worker's round starts with this)."""
+        by_channel: dict[str, set[str]] = {}
+        for channel, external_id in chats:
+            if ("get", channel, external_id) not in self._cache:
+                by_channel.setdefault(channel, set()).add(external_id)
+        for channel, ids in by_channel.items():
+            for external_id in ids:
+                self._cache[("get", channel, external_id)] = None  # unless found below
+            rows = self.conn.execute(
+                select(t.conversations).where(
+                    and_(
+                        t.conversations.c.channel == channel,
+                        t.conversations.c.external_id.in_(sorted(ids)),
+                    )
+                )
+            )
+            for row in rows:
+                self._cache[("get", channel, row.external_id)] = self._record(row)
 
     def by_id(self, conversation_id: int) -> Conversation | None:
         row = self.conn.execute(

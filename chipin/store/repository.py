@@ -156,16 +156,28 @@ class SqlLedgerRepository:
     def _load_members(self, group_id: int) -> dict[str, Member]:
         cached = self._members.get(group_id)
         if cached is None:
-            rows = self.conn.execute(
-                select(t.members).where(t.members.c.group_id == group_id).order_by(t.members.c.id)
-            )
-            cached = {}
-            for r in rows:
-                member = Member(r.id, r.group_id, r.name, bool(r.is_guest), bool(r.active))
-                cached[r.name_key] = member
-                self._by_id[member.id] = member
-            self._members[group_id] = cached
+            self.load_groups([group_id], groups=False)
+            cached = self._members[group_id]
         return cached
+
+    def load_groups(self, group_ids: Iterable[int], *, groups: bool = True) -> None:
+        """Read groups and their members into this repository's cache, two queries for all
+        (a worker's round touches many groups; one at a time cost two queries each)."""
+        missing = sorted({g for g in group_ids if g not in self._members})
+        if not missing:
+            return
+        if groups:
+            for row in self.conn.execute(select(t.groups).where(t.groups.c.id.in_(missing))):
+                self._groups[row.id] = self._group(row)
+        rows = self.conn.execute(
+            select(t.members).where(t.members.c.group_id.in_(missing)).order_by(t.members.c.id)
+        )
+        loaded: dict[int, dict[str, Member]] = {g: {} for g in missing}
+        for r in rows:
+            member = Member(r.id, r.group_id, r.name, bool(r.is_guest), bool(r.active))
+            loaded[r.group_id][r.name_key] = member
+            self._by_id[member.id] = member
+        self._members.update(loaded)
 
     def members(self, group_id: int) -> list[Member]:
         return list(self._load_members(group_id).values())
