@@ -77,7 +77,7 @@ class Worker:
         lease: dt.timedelta = dt.timedelta(seconds=60),
         max_attempts: int = 3,
         batch: int = 50,
-        conversations: int = 16,
+        conversations: int = 4,
         round_size: int = 24,
         on_outbox: Callable[[], None] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
