@@ -42,8 +42,16 @@ class LedgerRepository(Protocol):
         author: str | None,
         now: dt.datetime,
     ) -> int: ...
-    def add_entry_if_new(
-        self, group_id: int, entry: Entry, *, external_id: str, author: str | None, now: dt.datetime
+    def record_entry(
+        self,
+        group_id: int,
+        entry: Entry,
+        *,
+        external_id: str,
+        author: str | None,
+        now: dt.datetime,
+        actor: str | None,
+        after: dict[str, Any],
     ) -> int | None: ...
     def replace_entry(
         self, group_id: int, entry_id: int, entry: Entry, now: dt.datetime

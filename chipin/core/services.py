@@ -122,16 +122,19 @@ def _record(
         _check_members(uow, group_id, entry)
         ext = external_id or new_entry_id("expense" if isinstance(entry, Expense) else "payment")
         now = clock()
-        entry_id = uow.ledger.add_entry_if_new(
-            group_id, entry, external_id=ext, author=entry.author, now=now
+        entry_id = uow.ledger.record_entry(
+            group_id,
+            entry,
+            external_id=ext,
+            author=entry.author,
+            now=now,
+            actor=actor,
+            after=entry_to_json(entry, ext),
         )
         if entry_id is None:  # recorded before under this external id: the same entry
             existing = uow.ledger.entry_by_external_id(group_id, ext)
             assert existing is not None
             return EntryRecorded(group_id, existing.id, existing.entry.effects(), created=False)
-        uow.ledger.add_audit(
-            group_id, entry_id, "create", actor, now, None, entry_to_json(entry, ext)
-        )
         uow.commit()
     return EntryRecorded(group_id, entry_id, entry.effects(), created=True)
 

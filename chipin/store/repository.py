@@ -7,6 +7,7 @@ that changes an entry also changes the ``balances`` totals in the same transacti
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -75,6 +76,38 @@ _ADD_ENTRY_IF_NEW = insert_ignore_text(
     ["group_id", "external_id"],
     returning="id",
 )
+
+
+_RECORD_ENTRY_PG = text(
+    "WITH e AS (INSERT INTO entries (group_id, kind, external_id, currency, amount, description,"
+    " category, date, notes, method, split, author_id, created_at, updated_at)"
+    " VALUES (:group_id, :kind, :external_id, :currency, :amount, :description, :category,"
+    " :date, :notes, :method, :split, :author_id, :created_at, :updated_at)"
+    " ON CONFLICT (group_id, external_id) DO NOTHING RETURNING id),"
+    " lines AS (SELECT CAST(l->>0 AS INTEGER) AS member_id, CAST(l->>1 AS BIGINT) AS paid,"
+    " CAST(l->>2 AS BIGINT) AS share FROM json_array_elements(CAST(:lines AS JSON)) AS l),"
+    " added_lines AS (INSERT INTO entry_lines (entry_id, member_id, group_id, currency, active,"
+    " paid, share, net) SELECT e.id, lines.member_id, CAST(:group_id AS INTEGER),"
+    " CAST(:currency AS VARCHAR), true, lines.paid, lines.share, lines.paid - lines.share"
+    " FROM e, lines),"
+    " moved AS (INSERT INTO balances (group_id, member_id, currency, amount)"
+    " SELECT CAST(:group_id AS INTEGER), lines.member_id, CAST(:currency AS VARCHAR),"
+    " lines.paid - lines.share FROM e, lines ORDER BY lines.member_id"
+    " ON CONFLICT (group_id, member_id, currency)"
+    " DO UPDATE SET amount = balances.amount + excluded.amount),"
+    " audited AS (INSERT INTO audit_log (group_id, entry_id, action, actor, at, before, after)"
+    " SELECT CAST(:group_id AS INTEGER), e.id, 'create', CAST(:actor AS VARCHAR),"
+    " CAST(:created_at AS TIMESTAMP WITH TIME ZONE), NULL, :after FROM e)"
+    " SELECT id FROM e"
+).bindparams(
+    *(bindparam(c.name, type_=c.type) for c in t.entries.c if c.name in ("split", "date")),
+    bindparam("created_at", type_=t.entries.c.created_at.type),
+    bindparam("updated_at", type_=t.entries.c.updated_at.type),
+    bindparam("after", type_=t.audit_log.c.after.type),
+)
+""":meth:`SqlLedgerRepository.record_entry` on PostgreSQL: the entry, its lines, the balance
+upserts (the same arithmetic as :data:`UPSERT_BALANCES`, zero deltas included) and the audit
+row in one statement; nothing at all when the external id is taken."""
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -317,27 +350,42 @@ class SqlLedgerRepository:
         self._write_lines(group_id, entry_id, entry, active=True)
         return entry_id
 
-    def add_entry_if_new(
-        self, group_id: int, entry: Entry, *, external_id: str, author: str | None, now: dt.datetime
+    def record_entry(
+        self,
+        group_id: int,
+        entry: Entry,
+        *,
+        external_id: str,
+        author: str | None,
+        now: dt.datetime,
+        actor: str | None,
+        after: dict[str, Any],
     ) -> int | None:
-        """:meth:`add_entry` unless the group has an entry with ``external_id`` already (then
-        None and nothing written): one statement where a look-up and an insert were two."""
+        """A new entry, its lines, the balances it moves and its "create" audit row, unless
+        the group has an entry with ``external_id`` already (then None and nothing written).
+        On PostgreSQL one statement (four round trips were a third of a chat message's cost);
+        on SQLite, in process, the four statements as they are."""
         author_id = self._id(group_id, author) if author else None
-        row = self.conn.execute(
-            _ADD_ENTRY_IF_NEW,
-            {
-                "group_id": group_id,
-                "external_id": external_id,
-                "author_id": author_id,
-                "created_at": now,
-                "updated_at": now,
-                **self._row(group_id, entry),
-            },
-        ).first()
-        if row is None:
+        params = {
+            "group_id": group_id,
+            "external_id": external_id,
+            "author_id": author_id,
+            "created_at": now,
+            "updated_at": now,
+            **self._row(group_id, entry),
+        }
+        if self.conn.dialect.name == "postgresql":
+            lines = sorted(self._lines(group_id, entry).items())  # by member: lock order
+            document = json.dumps([[mid, paid, share] for mid, (paid, share) in lines])
+            params |= {"lines": document, "actor": actor, "after": after}
+            found = self.conn.execute(_RECORD_ENTRY_PG, params).first()
+            return int(found[0]) if found else None
+        found = self.conn.execute(_ADD_ENTRY_IF_NEW, params).first()
+        if found is None:
             return None
-        entry_id = int(row[0])
+        entry_id = int(found[0])
         self._write_lines(group_id, entry_id, entry, active=True)
+        self.add_audit(group_id, entry_id, "create", actor, now, None, after)
         return entry_id
 
     def _unapply(self, group_id: int, entry_id: int) -> str:

@@ -167,6 +167,72 @@ def test_an_external_id_makes_a_retried_command_record_once(engine: Engine) -> N
         assert conn.execute(select(func.count()).select_from(t.entries)).scalar() == 1
 
 
+def test_an_entry_is_recorded_whole_in_one_statement_on_postgres(engine: Engine) -> None:
+    """The entry, its lines (a member who paid exactly their share included, at zero), the
+    balances it moves and its audit row; one statement on PostgreSQL, and a retry with its
+    external id writes nothing at all."""
+    from sqlalchemy import event
+
+    group_id = make_group(engine, ["Ana", "Raj", "Mia"])
+    expense = Expense(
+        "EUR",
+        3000,
+        (("Ana", 2000), ("Raj", 1000)),
+        EqualSplit(("Ana", "Raj", "Mia")),
+        "Dinner",
+        DAY,
+        category="food",
+        author="Ana",
+    )
+    statements: list[str] = []
+
+    def record(_c: object, _cur: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        command = AddExpense(group_id, expense, actor="Ana", external_id="web:m1")
+        first = services.add_expense(command, uow(engine))
+        writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
+        statements.clear()
+        again = services.add_expense(command, uow(engine))
+        rewrites = [s for s in statements if "INSERT" in s.upper()]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    if engine.dialect.name == "postgresql":
+        assert len([s for s in writes if "INSERT" in s.upper()]) == 1
+    assert first.created and not again.created and again.entry_id == first.entry_id
+    assert len(rewrites) == 1  # the attempt, which found the external id taken
+    with engine.connect() as conn:
+        lines = conn.execute(
+            select(
+                t.members.c.name, t.entry_lines.c.paid, t.entry_lines.c.share, t.entry_lines.c.net
+            )
+            .join(t.members, t.members.c.id == t.entry_lines.c.member_id)
+            .order_by(t.members.c.name)
+        ).all()
+        counts = [
+            conn.execute(select(func.count()).select_from(table)).scalar()
+            for table in (t.entries, t.entry_lines, t.audit_log)
+        ]
+        entry = conn.execute(select(t.entries)).one()
+    assert [tuple(r) for r in lines] == [
+        ("Ana", 2000, 1000, 1000),
+        ("Mia", 0, 1000, -1000),
+        ("Raj", 1000, 1000, 0),
+    ]
+    assert counts == [1, 3, 1]
+    assert (entry.external_id, entry.category, entry.date) == ("web:m1", "food", DAY)
+    balances = services.group_balances(uow(engine), group_id)["EUR"]
+    assert balances == {"Ana": 1000, "Mia": -1000, "Raj": 0}  # Raj's row kept at zero
+    assert services.check_balances(uow(engine), group_id) == []
+    with uow(engine) as u:
+        (trail,) = u.ledger.audit(group_id)
+    assert (trail.action, trail.actor, trail.entry_id) == ("create", "Ana", first.entry_id)
+    assert trail.after is not None and trail.after["amount"] == "30.00"
+    assert trail.at.tzinfo is not None
+
+
 def test_an_entry_cannot_name_a_member_of_another_group(engine: Engine) -> None:
     ours = make_group(engine, ["Ana", "Raj"])
     other = services.create_group(uow(engine), "Other", "EUR")

@@ -406,12 +406,22 @@ class FakeLedgerRepository:
         row = self.tables.entries.get(entry_id)
         return self._stored(row) if row is not None and row.group_id == group_id else None
 
-    def add_entry_if_new(
-        self, group_id: int, entry: Entry, *, external_id: str, author: str | None, now: dt.datetime
+    def record_entry(
+        self,
+        group_id: int,
+        entry: Entry,
+        *,
+        external_id: str,
+        author: str | None,
+        now: dt.datetime,
+        actor: str | None,
+        after: dict[str, Any],
     ) -> int | None:
         if self.entry_by_external_id(group_id, external_id) is not None:
             return None
-        return self.add_entry(group_id, entry, external_id=external_id, author=author, now=now)
+        entry_id = self.add_entry(group_id, entry, external_id=external_id, author=author, now=now)
+        self.add_audit(group_id, entry_id, "create", actor, now, None, after)
+        return entry_id
 
     def entry_by_external_id(self, group_id: int, external_id: str) -> StoredEntry | None:
         for row in self._rows(group_id):
