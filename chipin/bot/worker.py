@@ -328,8 +328,50 @@ class Worker:
             seen.add(item.conversation_key)
         return todo[: self.round_size]
 
+    def claim_and_apply(self) -> int | None:
+        """The offline parser's shortcut for a batch that fits in one round: its
+        conversations locked (not leased), read, applied and done in ONE transaction on the
+        fast path — no lease written, renewed or released, no second transaction (four
+        statements and a commit of the eleven a single message's round cost). None, with
+        nothing kept, when the batch is bigger than a round or anything goes wrong: the caller
+        then takes the leased way, which sorts each case out."""
+        now = self.clock()
+        with SqlUnitOfWork(self.engine, savepoints=False) as uow:
+            locked = uow.inbox.lock_free_conversations(now, self.conversations)
+            if not locked:
+                return 0
+            if expired := [key for key, holder in locked.items() if holder is not None]:
+                uow.inbox.end_leases(expired)  # a slow holder's renewal now fails: its fence
+            found = uow.inbox.pending_of(list(locked), self.round_size + 1)
+            todo = sorted((i for items in found.values() for i in items), key=lambda i: i.id)
+            if len(todo) > self.round_size:
+                return None
+            self.conversation.prefetch(uow, todo)
+            replies = False
+            for item in todo:
+                try:
+                    outcome = self._apply_message(uow, item, None, now, later=True)
+                except Exception as exc:  # applied again the leased way, which records it
+                    log.debug("chipin.round_retried", inbox_id=item.id, error=repr(exc))
+                    return None
+                if outcome is None or uow.spoiled:
+                    return None
+                replies = replies or bool(outcome.replies)
+            try:
+                uow.flush()
+            except StaleMessages:
+                return None
+            uow.commit()
+        if replies:
+            self.on_outbox()
+        return len(todo)
+
     async def run_once(self, holder: str) -> int:
         """Handle a batch of conversations' pending messages; returns how many were handled."""
+        if self.conversation.offline:
+            quick = await asyncio.to_thread(self.claim_and_apply)
+            if quick is not None:
+                return quick
         claim = await asyncio.to_thread(self.claim, holder)
         if not claim.held:
             return 0

@@ -165,6 +165,12 @@ def done_row(
     }
 
 
+def _free(now: dt.datetime) -> Any:
+    """A conversation nobody holds: never leased, released, or its lease ran out."""
+    leases = t.conversation_leases
+    return or_(leases.c.holder.is_(None), leases.c.lease_until < now)
+
+
 class InboxQueue:
     def __init__(self, conn: Connection, flush: Callable[[], None] | None = None) -> None:
         self.conn = conn
@@ -268,9 +274,27 @@ class InboxQueue:
     ) -> list[str]:
         """Take the leases of up to ``limit`` conversations with pending messages, oldest
         waiting first, in one statement: the worker handles them in one batch."""
-        free = or_(
-            t.conversation_leases.c.holder.is_(None), t.conversation_leases.c.lease_until < now
+        keys = list(self.lock_free_conversations(now, limit))
+        if not keys:
+            return []
+        # the condition again: on SQLite (one writer at a time) it is already true; on
+        # PostgreSQL the rows are locked by the SELECT, so no other claimer can have won them
+        won = self.conn.execute(
+            update(t.conversation_leases)
+            .where(and_(t.conversation_leases.c.conversation_key.in_(keys), _free(now)))
+            .values(holder=holder, lease_until=now + lease)
+            .returning(t.conversation_leases.c.conversation_key)
         )
+        taken = {str(key) for (key,) in won}
+        return [key for key in keys if key in taken]
+
+    def lock_free_conversations(self, now: dt.datetime, limit: int) -> dict[str, str | None]:
+        """Up to ``limit`` conversations with pending messages that nobody holds, oldest
+        waiting first, locked for this transaction (PostgreSQL: FOR UPDATE SKIP LOCKED, so
+        claimers never wait for each other; SQLite: a write transaction is alone anyway), each
+        with the holder of its expired lease if it has one. A worker that handles them all
+        within this transaction needs no lease, but must end the expired ones
+        (:meth:`end_leases`) so their old holder's fence holds."""
         oldest = (
             select(func.min(t.inbox.c.id))
             .where(
@@ -281,27 +305,24 @@ class InboxQueue:
             )
             .scalar_subquery()
         )
+        leases = t.conversation_leases
         query = (
-            select(t.conversation_leases.c.conversation_key)
-            .where(and_(free, oldest.is_not(None)))
+            select(leases.c.conversation_key, leases.c.holder)
+            .where(and_(_free(now), oldest.is_not(None)))
             .order_by(oldest)
             .limit(limit)
         )
         if self.conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=t.conversation_leases)
-        keys = [str(key) for (key,) in self.conn.execute(query)]
-        if not keys:
-            return []
-        # the condition again: on SQLite (one writer at a time) it is already true; on
-        # PostgreSQL the rows are locked by the SELECT, so no other claimer can have won them
-        won = self.conn.execute(
+        return {str(key): holder for key, holder in self.conn.execute(query)}
+
+    def end_leases(self, keys: list[str]) -> None:
+        """Whoever held ``keys`` holds them no more (their leases had run out)."""
+        self.conn.execute(
             update(t.conversation_leases)
-            .where(and_(t.conversation_leases.c.conversation_key.in_(keys), free))
-            .values(holder=holder, lease_until=now + lease)
-            .returning(t.conversation_leases.c.conversation_key)
+            .where(t.conversation_leases.c.conversation_key.in_(keys))
+            .values(holder=None, lease_until=None)
         )
-        taken = {str(key) for (key,) in won}
-        return [key for key in keys if key in taken]
 
     def pending_of(self, keys: list[str], limit: int) -> dict[str, list[InboxItem]]:
         """The pending messages of ``keys``, each conversation's in arrival order; at most
