@@ -121,7 +121,7 @@ SERVER_ENV = {
     "CHIPIN_ENV": "development",
     "PARSER": "rules",
     "LOG_LEVEL": "WARNING",
-    "WORKER_CONCURRENCY": os.environ.get("BENCH_WORKER_CONCURRENCY", "8"),
+    "WORKER_CONCURRENCY": "8",
     "WORKER_POLL_SECONDS": "0.2",
 }
 """Besides DATABASE_URL. The worker settings are the defaults of ``chipin.settings``, said out
@@ -702,7 +702,9 @@ def run_backend(
     )
     rng = random.Random(2024)
     fixes = tuple(args.what_if)
-    engine = make_engine(url)
+    # the bench only reads: on SQLite a read must not queue for the write lock (BEGIN
+    # IMMEDIATE) behind eight claimers draining a backlog, or it times out
+    engine = make_engine(url).execution_options(readonly=True)
     rows: list[Row] = []
     problems: list[str] = []
     planned_kinds: Counter[str] = Counter()

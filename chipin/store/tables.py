@@ -264,6 +264,8 @@ outbox = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
     Index("ix_outbox_due", "status", "next_attempt_at"),
     Index("ix_outbox_conversation", "conversation_key", "id"),
+    # "an earlier waiting row in this conversation?", asked of every row the dispatcher claims
+    Index("ix_outbox_conversation_status", "conversation_key", "status", "id"),
 )
 
 drafts = Table(
