@@ -152,20 +152,38 @@ class ConversationRepository:
         *,
         handle: str | None = None,
     ) -> None:
+        """Link a member to their identity on a channel (kept as first linked) and keep their
+        latest @username. It runs for every message a member sends, so the identity is read
+        once per unit of work and written only when it is new or its handle changed (a write
+        per message also emptied the unit of work's cache every time)."""
         clean = handle.lstrip("@").casefold() if handle else None
-        self.conn.execute(
-            insert_ignore(self.conn, t.member_identities)
-            .values(
-                member_id=member_id,
-                channel=channel,
-                external_user_id=external_user_id,
-                display_name=display_name,
-                handle=clean,
-                created_at=now,
+        key = ("identity", member_id, channel)
+        known: tuple[str, str | None] | None = self._cache.get(key)
+        if known is None:
+            row = self.conn.execute(
+                select(t.member_identities.c.external_user_id, t.member_identities.c.handle).where(
+                    and_(
+                        t.member_identities.c.member_id == member_id,
+                        t.member_identities.c.channel == channel,
+                    )
+                )
+            ).first()
+            known = (str(row.external_user_id), row.handle) if row else None
+        if known is None:
+            self.conn.execute(
+                insert_ignore(self.conn, t.member_identities)
+                .values(
+                    member_id=member_id,
+                    channel=channel,
+                    external_user_id=external_user_id,
+                    display_name=display_name,
+                    handle=clean,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing()
             )
-            .on_conflict_do_nothing()
-        )
-        if clean is not None:  # people change their @username; keep the latest
+            known = (external_user_id, clean)
+        elif clean is not None and known[1] != clean:  # people change their @username
             self.conn.execute(
                 update(t.member_identities)
                 .where(
@@ -176,6 +194,8 @@ class ConversationRepository:
                 )
                 .values(handle=clean)
             )
+            known = (known[0], clean)
+        self._cache[key] = known  # after the writes: a write empties the cache
 
     def member_by_handle(self, group_id: int, channel: str, handle: str) -> int | None:
         """The member of ``group_id`` whose @username on ``channel`` is ``handle``."""

@@ -154,3 +154,32 @@ def test_the_cache_is_emptied_by_a_write_to_a_cached_table(engine: Engine) -> No
         assert ("budgets", group.id) in uow.cache
         uow.ledger.add_member(group.id, "Ana", NOW)  # members are
         assert uow.cache == {}
+
+
+def test_a_members_identity_is_written_only_when_new_or_changed(engine: Engine) -> None:
+    with SqlUnitOfWork(engine) as uow:
+        group = services.create_group(uow, "Linked", "EUR", "UTC")
+        ana = uow.ledger.add_member(group.id, "Ana", NOW)
+        uow.commit()
+    writes: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            writes.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            for _ in range(3):  # three messages from Ana in one round
+                uow.conversations.link_member(ana.id, "telegram", "42", "Ana", NOW, handle="@ana")
+            uow.commit()
+        with SqlUnitOfWork(engine) as uow:  # the next round: read once, nothing to write
+            uow.conversations.link_member(ana.id, "telegram", "42", "Ana", NOW, handle="@ana")
+            uow.conversations.link_member(ana.id, "telegram", "42", "Ana", NOW, handle="@Ana_B")
+            uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert writes == ["INSERT INTO MEMBER_IDENTITIES", "UPDATE MEMBER_IDENTITIES SET"]
+    with engine.connect() as conn:
+        row = conn.execute(select(t.member_identities)).one()
+    assert (row.external_user_id, row.handle) == ("42", "ana_b")
