@@ -30,8 +30,9 @@ _SENT = text(
     "UPDATE outbox SET status = 'sent', sent_at = :now, updated_at = :now,"
     " attempts = attempts + 1, provider_message_id = :provider_message_id,"
     " provider_status = :provider_status, claimed_by = NULL, claimed_until = NULL,"
-    " last_error = NULL WHERE id = :id"
+    " last_error = NULL WHERE id = :id AND status <> 'sent'"
 ).bindparams(bindparam("now", type_=t.UTCDateTime()))
+"""Marking a row sent twice (a batch written again after it failed part-way) changes nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,40 +127,42 @@ class OutboxQueue:
         channels: tuple[str, ...] | None = None,
     ) -> list[OutboxItem]:
         """Due messages, at most the oldest unsent one per conversation (so a chat receives its
-        messages in order even while one of them is being retried)."""
-        o, earlier = t.outbox, t.outbox.alias("earlier")
+        messages in order even while one of them is being retried), claimed in ONE statement
+        (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``): atomic by
+        itself, so the dispatcher may run it in autocommit."""
+        o, due, earlier = t.outbox, t.outbox.alias("due"), t.outbox.alias("earlier")
         waiting = ("pending", "failed")
-        unclaimed = or_(o.c.claimed_until.is_(None), o.c.claimed_until < now)
+
+        def unclaimed(table: Any) -> Any:
+            return or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+
         query = (
-            select(o.c.id)
+            select(due.c.id)
             .where(
                 and_(
-                    o.c.status.in_(waiting),
-                    o.c.next_attempt_at <= now,
-                    unclaimed,
+                    due.c.status.in_(waiting),
+                    due.c.next_attempt_at <= now,
+                    unclaimed(due),
                     ~exists().where(
                         and_(
-                            earlier.c.conversation_key == o.c.conversation_key,
-                            earlier.c.id < o.c.id,
+                            earlier.c.conversation_key == due.c.conversation_key,
+                            earlier.c.id < due.c.id,
                             earlier.c.status.in_(waiting),
                         )
                     ),
                 )
             )
-            .order_by(o.c.id)
+            .order_by(due.c.id)
             .limit(limit)
         )
         if channels is not None:
-            query = query.where(o.c.channel.in_(channels))
+            query = query.where(due.c.channel.in_(channels))
         if self.conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=o)
-        ids = [r[0] for r in self.conn.execute(query)]
-        if not ids:
-            return []
-        # one statement claims the batch; a row another dispatcher took meanwhile is skipped
+            query = query.with_for_update(skip_locked=True, of=due)
+        # the conditions again on the rows themselves: one another dispatcher took is skipped
         rows = self.conn.execute(
             update(o)
-            .where(and_(o.c.id.in_(ids), unclaimed, o.c.status.in_(waiting)))
+            .where(and_(o.c.id.in_(query), unclaimed(o), o.c.status.in_(waiting)))
             .values(claimed_by=holder, claimed_until=now + lease)
             .returning(*o.c)
         ).all()

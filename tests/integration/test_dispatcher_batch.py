@@ -244,3 +244,34 @@ def test_add_many_inserts_in_one_round_trip_and_skips_a_repeated_dedupe_key(
     ]
     assert added[0].payload == {"text": "m1", "actions": [["Undo", "u:1"]]}
     assert added[0].next_attempt_at == NOW and added[0].created_at == NOW
+
+
+def test_on_postgres_claims_and_plain_batches_need_no_transaction(engine: Engine) -> None:
+    """Each is one statement, atomic by itself: run in autocommit, no BEGIN/COMMIT round trips
+    (SQLite, in process, keeps its transactions)."""
+    ids = queue(engine, ["web", "web", "web"])
+    d = dispatcher(engine)
+    commits: list[int] = []
+
+    def counted(_conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(engine, "commit", counted)
+    try:
+        items = claim(d)
+        statuses = d._record([(item, SendResult(f"p{item.id}", "ok")) for item in items])
+    finally:
+        event.remove(engine, "commit", counted)
+    assert [item.id for item in items] == ids and statuses == ["sent"] * 3
+    assert len(commits) == (0 if engine.dialect.name == "postgresql" else 2)
+    assert {r.status for r in rows(engine).values()} == {"sent"}
+
+
+def test_marking_a_row_sent_twice_changes_nothing(engine: Engine) -> None:
+    (outbox_id,) = queue(engine, ["web"])
+    with SqlUnitOfWork(engine) as uow:
+        uow.outbox.mark_sent_many([(outbox_id, "p1", "ok")], LATER)
+        uow.outbox.mark_sent_many([(outbox_id, "p2", "ok")], LATER + dt.timedelta(seconds=1))
+        uow.commit()
+    row = rows(engine)[outbox_id]
+    assert (row.attempts, row.provider_message_id, row.sent_at) == (1, "p1", LATER)
