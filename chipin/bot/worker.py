@@ -197,25 +197,39 @@ class Worker:
             keys = list(dict.fromkeys(item.conversation_key for item, _ in turns))
             if uow.inbox.renew_many(keys, holder, now, self.lease) != set(keys):
                 return None
-            self.conversation.prefetch(uow, (item for item, _ in turns))
-            handled: list[Handled] = []
-            for item, turn in turns:
-                assert not isinstance(turn, BaseException)
-                try:
-                    outcome = self._apply_message(uow, item, turn, now, later=True)
-                except Exception as exc:  # applied again with savepoints, which records it
-                    log.debug("chipin.round_retried", inbox_id=item.id, error=repr(exc))
-                    return None
-                if outcome is None or uow.spoiled:
-                    return None
-                handled.append(Handled(item, "done", outcome))
-            try:
-                uow.flush()  # the round's replies and completions: one executemany each
-            except StaleMessages:
+            handled = self._apply_held(uow, turns, now)
+            if handled is None:
                 return None
             if release := sorted(k for k in keys if k in last):
                 uow.inbox.release_many(release, holder)
             uow.commit()
+        return handled
+
+    def _apply_held(
+        self,
+        uow: SqlUnitOfWork,
+        turns: list[tuple[InboxItem, Turn | BaseException | None]],
+        now: dt.datetime,
+    ) -> list[Handled] | None:
+        """Apply ``turns`` in ``uow`` (no savepoints) with their replies and completions held
+        and then written together; None at the first thing that goes wrong (a message fails,
+        was finished elsewhere, or spoiled the unit of work): the caller must roll back."""
+        self.conversation.prefetch(uow, (item for item, _ in turns))
+        handled: list[Handled] = []
+        for item, turn in turns:
+            assert not isinstance(turn, BaseException)
+            try:
+                outcome = self._apply_message(uow, item, turn, now, later=True)
+            except Exception as exc:  # applied again with savepoints, which records it
+                log.debug("chipin.round_retried", inbox_id=item.id, error=repr(exc))
+                return None
+            if outcome is None or uow.spoiled:
+                return None
+            handled.append(Handled(item, "done", outcome))
+        try:
+            uow.flush()  # the replies and completions: one executemany each
+        except StaleMessages:
+            return None
         return handled
 
     def apply_one(
@@ -346,25 +360,13 @@ class Worker:
             todo = sorted((i for items in found.values() for i in items), key=lambda i: i.id)
             if len(todo) > self.round_size:
                 return None
-            self.conversation.prefetch(uow, todo)
-            replies = False
-            for item in todo:
-                try:
-                    outcome = self._apply_message(uow, item, None, now, later=True)
-                except Exception as exc:  # applied again the leased way, which records it
-                    log.debug("chipin.round_retried", inbox_id=item.id, error=repr(exc))
-                    return None
-                if outcome is None or uow.spoiled:
-                    return None
-                replies = replies or bool(outcome.replies)
-            try:
-                uow.flush()
-            except StaleMessages:
+            handled = self._apply_held(uow, [(item, None) for item in todo], now)
+            if handled is None:
                 return None
             uow.commit()
-        if replies:
+        if any(h.outcome is not None and h.outcome.replies for h in handled):
             self.on_outbox()
-        return len(todo)
+        return len(handled)
 
     async def run_once(self, holder: str) -> int:
         """Handle a batch of conversations' pending messages; returns how many were handled."""

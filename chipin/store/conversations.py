@@ -37,8 +37,9 @@ class ConversationRepository:
         self._cache: dict[Any, Any] = {} if cache is None else cache
         """For one unit of work, ("get", channel, external id) → conversation and ("group",
         id) → its conversations: a message looks its conversation up several times (the group,
-        the member, the reply) and a scheduler pass a group's for every alert. Any write here
-        empties it; the unit of work empties it on rollback."""
+        the member, the reply) and a scheduler pass a group's for every alert. The unit of work
+        empties it on rollback and on any write to a table it caches from (conversations
+        included), so the writes here need not."""
 
     @staticmethod
     def _record(r: Any) -> Conversation:
@@ -102,7 +103,6 @@ class ConversationRepository:
         found = self.get(channel, external_id)
         if found is not None:
             return found
-        self._cache.clear()
         self.conn.execute(
             insert_ignore(self.conn, t.conversations)
             .values(
@@ -120,7 +120,6 @@ class ConversationRepository:
         return created
 
     def update(self, conversation_id: int, now: dt.datetime, **fields: Any) -> None:
-        self._cache.clear()
         self.conn.execute(
             update(t.conversations)
             .where(t.conversations.c.id == conversation_id)
