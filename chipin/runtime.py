@@ -41,7 +41,6 @@ class Runtime:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scheduler: SchedulerRunner | None = None
-    loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def build(
@@ -91,7 +90,6 @@ class Runtime:
         self, *, worker: bool = True, dispatcher: bool = True, scheduler: bool | None = None
     ) -> None:
         poll = self.settings.worker_poll_seconds
-        self.loop = asyncio.get_running_loop()
         if self.settings.scheduler_enabled if scheduler is None else scheduler:
             self.scheduler = SchedulerRunner(
                 Jobs(self.engine, settings=self.settings),

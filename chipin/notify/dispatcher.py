@@ -157,9 +157,10 @@ class Dispatcher:
                 with conn:
                     OutboxQueue(conn).mark_sent_many(list(plain.values()), self.clock())
                 return ["sent"] * len(outcomes)
-            except Exception:  # recorded the careful way below (marking again is a no-op)
+            except Exception:  # recorded row by row below (marking again is a no-op)
                 ids = [row[0] for row in plain.values()]
                 log.exception("chipin.send_record_batch_failed", outbox_ids=ids)
+                plain = {}
         with self.uow() as uow:
             if plain and not self._sent_many(uow, list(plain.values())):
                 plain = {}

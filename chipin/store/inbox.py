@@ -175,8 +175,8 @@ class InboxQueue:
     def __init__(self, conn: Connection, flush: Callable[[], None] | None = None) -> None:
         self.conn = conn
         self._flush = flush or (lambda: None)
-        """Writes the unit of work holds back (see ``SqlUnitOfWork.write_later``), run before
-        a write here that must come after them."""
+        """Writes the unit of work holds back (``SqlUnitOfWork.add_later``, ``complete_later``),
+        run before a write here that must come after them."""
 
     def enqueue(
         self,

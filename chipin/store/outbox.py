@@ -56,8 +56,8 @@ class OutboxQueue:
     def __init__(self, conn: Connection, flush: Callable[[], None] | None = None) -> None:
         self.conn = conn
         self._flush = flush or (lambda: None)
-        """Writes the unit of work holds back (see ``SqlUnitOfWork.write_later``), run before
-        a write here that must come after them: a row added now gets a later id than the
+        """Writes the unit of work holds back (``SqlUnitOfWork.add_later``, ``complete_later``),
+        run before a write here that must come after them: a row added now gets a later id than the
         replies held back, and a cancelled conversation's held-back replies are cancelled."""
 
     def add(

@@ -38,20 +38,26 @@ _UOW = "chipin.uow"
 CACHED_TABLES = frozenset({"conversations", "members", "member_identities", "budgets", "groups"})
 """Tables read into :attr:`SqlUnitOfWork.cache`: a write to one of them empties it."""
 
-_TEXT_WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+_TEXT_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
 _counted: weakref.WeakSet[Engine] = weakref.WeakSet()
 _counted_lock = threading.Lock()
 
 
 def _written_table(statement: Any) -> str | None:
-    """The table an INSERT, UPDATE or DELETE writes; None for anything else."""
+    """The table an INSERT, UPDATE or DELETE writes (for a WITH statement writing several,
+    one of them, a cached one first); None for anything that does not write."""
     if getattr(statement, "is_dml", False):
         return str(statement.table.name)
     text = statement if isinstance(statement, str) else getattr(statement, "text", None)
-    if isinstance(text, str):
-        found = _TEXT_WRITE.match(text)
-        return found.group(1).lower() if found else None
-    return None
+    if not isinstance(text, str):
+        return None
+    head = text.lstrip()[:4].upper()
+    if head == "WITH":  # data-modifying CTEs (one statement writing several tables)
+        tables = {t.lower() for t in _TEXT_WRITE.findall(text)}
+        cached = sorted(tables & CACHED_TABLES)
+        return cached[0] if cached else min(tables, default=None)
+    found = _TEXT_WRITE.match(text.lstrip())
+    return found.group(1).lower() if found else None
 
 
 def _on_execute(conn: Connection, statement: Any, *_: Any) -> None:

@@ -183,3 +183,19 @@ def test_a_members_identity_is_written_only_when_new_or_changed(engine: Engine) 
     with engine.connect() as conn:
         row = conn.execute(select(t.member_identities)).one()
     assert (row.external_user_id, row.handle) == ("42", "ana_b")
+
+
+def test_a_statement_writing_through_a_with_clause_counts_as_a_write() -> None:
+    """The one-statement entry write starts with WITH: missing it would leave a half-done
+    nested block unnoticed on the fast path."""
+    from sqlalchemy import text as sql_text
+
+    from chipin.store.repository import _RECORD_ENTRY_PG
+    from chipin.store.uow import _written_table
+
+    assert _written_table(_RECORD_ENTRY_PG) is not None
+    assert _written_table(sql_text("WITH x AS (SELECT 1) SELECT * FROM x")) is None
+    assert _written_table("WITH m AS (INSERT INTO members (name) VALUES ('a')) SELECT 1") == (
+        "members"
+    )
+    assert _written_table(sql_text("  UPDATE inbox SET status = 'done'")) == "inbox"
