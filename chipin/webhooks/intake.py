@@ -1,15 +1,9 @@
-"""What the inbox-storing webhooks share: the app's group-commit writer and the body read."""
+"""What the inbox-storing webhooks share: the bounded body read (they store through
+:func:`chipin.bot.intake.app_writer`)."""
 
 from __future__ import annotations
 
 from fastapi import Request
-
-from chipin.bot.intake import InboxWriter, app_writer
-
-
-def inbox_writer(request: Request) -> InboxWriter:
-    """The app's group-commit writer (:func:`chipin.bot.intake.app_writer`)."""
-    return app_writer(request.app.state)
 
 
 async def read_body(request: Request, max_body: int) -> bytes | None:

@@ -21,9 +21,10 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from chipin.bot.intake import app_writer
 from chipin.channels.telegram.normalize import BotIdentity, normalize
 from chipin.settings import Settings
-from chipin.webhooks.intake import inbox_writer, read_body
+from chipin.webhooks.intake import read_body
 
 log = structlog.get_logger("chipin.webhooks.telegram")
 
@@ -81,7 +82,7 @@ def telegram_router(*, max_body: int = MAX_BODY_BYTES) -> APIRouter:
             log.warning("chipin.telegram_bad_update", error=str(exc))
             return _error(400, str(exc))
         if items:
-            stored = await inbox_writer(request).store(items, data)
+            stored = await app_writer(request.app.state).store(items, data)
             if stored:
                 wake: Callable[[], None] = request.app.state.runtime.wake
                 wake()  # an asyncio.Event: set it here, on the loop, not in the thread

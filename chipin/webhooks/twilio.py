@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
+from chipin.bot.intake import app_writer
 from chipin.bot.member_notices import enabled_channels
 from chipin.channels.twilio import delivery
 from chipin.channels.twilio.normalize import normalize
@@ -34,7 +35,7 @@ from chipin.channels.twilio.privacy import mask_text
 from chipin.settings import Settings
 from chipin.store.phones import STATUS_ORDER
 from chipin.store.uow import SqlUnitOfWork
-from chipin.webhooks.intake import inbox_writer, read_body
+from chipin.webhooks.intake import read_body
 
 log = structlog.get_logger("chipin.webhooks.twilio")
 
@@ -85,7 +86,7 @@ async def inbound(channel: str, request: Request, settings: Settings, form: Form
     except ValueError as exc:
         log.warning("chipin.twilio_bad_message", channel=channel, error=mask_text(str(exc)))
         return _error(400, str(exc))
-    stored = await inbox_writer(request).store([item], dict(form))
+    stored = await app_writer(request.app.state).store([item], dict(form))
     if stored:
         wake: Callable[[], None] = request.app.state.runtime.wake
         wake()  # an asyncio.Event: set it here, on the loop, not in the thread

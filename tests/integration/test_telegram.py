@@ -22,8 +22,8 @@ from sqlalchemy import Engine
 
 from chipin.app import create_app
 from chipin.bot import events
+from chipin.bot.intake import InboxWriter
 from chipin.channels.telegram.adapter import TelegramAdapter, make_bot
-from chipin.channels.telegram.intake import InboxWriter
 from chipin.channels.telegram.normalize import BotIdentity, Normalized, normalize
 from chipin.channels.telegram.polling import poll_updates
 from chipin.core import services

@@ -26,7 +26,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from telegram import CallbackQuery, Chat, ChatMemberUpdated, Message, MessageEntity, Update, User
@@ -42,6 +42,17 @@ GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 PRESENT = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR})
 
 
+class Person(Protocol):
+    """What is read of a user: a PTB ``User`` or the fast path's own record of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def is_bot(self) -> bool: ...
+    @property
+    def username(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class BotIdentity:
     """Who "we" are on Telegram: to recognise replies to the bot, mentions of it, and itself in
@@ -55,7 +66,7 @@ class BotIdentity:
         head = (token or "").split(":", 1)[0]
         return cls(int(head) if head.isdigit() else None, username)
 
-    def is_me(self, user: User | None) -> bool:
+    def is_me(self, user: Person | None) -> bool:
         if user is None:
             return False
         if self.id is not None:
@@ -355,7 +366,7 @@ def _base(chat: Chat, user: User, message: Message, *, text: str = "") -> Inboun
     )
 
 
-def _extra(user: User, *, personal: bool) -> dict[str, Any]:
+def _extra(user: Person, *, personal: bool) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if user.username:
         extra["username"] = user.username
@@ -381,7 +392,6 @@ class _Decline(Exception):
     """Not an update the fast path reads: use PTB."""
 
 
-_STATUSES_GONE = frozenset({"left", "kicked"})
 _CHAT_TYPES = frozenset({"group", "supergroup", "private"})
 _ENTITY_TYPES = frozenset(str(t) for t in MessageEntity.ALL_TYPES)
 _ENTITY_KEYS = frozenset({"type", "offset", "length", "user", "url", "language", "custom_emoji_id"})
@@ -577,17 +587,8 @@ def _fast_base(
         chat_title=chat.title,
         message_id=str(message["message_id"]),
         event=event,
-        extra=_fast_extra(user, personal=chat.type == ChatType.PRIVATE),
+        extra=_extra(user, personal=chat.type == ChatType.PRIVATE),
     )
-
-
-def _fast_extra(user: _User, *, personal: bool) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    if user.username:
-        extra["username"] = user.username
-    if personal:
-        extra["personal"] = True
-    return extra
 
 
 def _fast_message(update_id: int, value: Any, bot: BotIdentity) -> list[InboundMessage]:
@@ -663,7 +664,7 @@ def _fast_text(
     replied = message.get("reply_to_message")
     if replied is not None:
         author = _optional_user(replied.get("from"))
-        if author is not None and _is_me(bot, author):
+        if author is not None and bot.is_me(author):
             flags["reply_to_bot"] = True
             flags["reply_to_message_id"] = str(replied["message_id"])
     if bot.username:
@@ -698,12 +699,6 @@ def _entity_spans(text: str, entities: Any) -> list[tuple[dict[str, Any], str]]:
     return spans
 
 
-def _is_me(bot: BotIdentity, user: _User) -> bool:
-    if bot.id is not None:
-        return user.id == bot.id
-    return bool(user.is_bot and bot.username and user.username == bot.username)
-
-
 def _fast_edited(update_id: int, value: Any) -> list[InboundMessage]:
     message = _dict(value, _MESSAGE_KEYS)
     chat, user, sent_at = _check_message(message)
@@ -734,7 +729,7 @@ def _fast_callback(update_id: int, value: Any) -> list[InboundMessage]:
             action=data,
             action_id=query_id,
             action_message_id=str(message["message_id"]),
-            extra=_fast_extra(user, personal=chat.type == ChatType.PRIVATE),
+            extra=_extra(user, personal=chat.type == ChatType.PRIVATE),
         )
     ]
 
@@ -770,6 +765,6 @@ def _fast_my_chat_member(update_id: int, value: Any) -> list[InboundMessage]:
             is_group=chat.type in GROUP_TYPES,
             chat_title=chat.title,
             event="bot_added" if present_now else "bot_removed",
-            extra=_fast_extra(user, personal=chat.type == ChatType.PRIVATE),
+            extra=_extra(user, personal=chat.type == ChatType.PRIVATE),
         )
     ]
