@@ -52,6 +52,7 @@ from chipin.core.records import Group, StoredEntry
 from chipin.core.recurrence import due
 from chipin.core.reports import period_range, spending
 from chipin.settings import Settings
+from chipin.store.conversations import split_conversation_key
 from chipin.store.phones import PHONE_CHANNELS, PhoneRepository
 from chipin.store.schedule import RecurringRule, ScheduleRepository
 from chipin.store.uow import SqlUnitOfWork
@@ -84,7 +85,7 @@ def queue_to_group(
     by_phone = settings is not None
     speaker_phone = None
     if by_phone and here is not None:
-        channel, _, external_id = here[0].partition(":")
+        channel, external_id = split_conversation_key(here[0])
         if channel in PHONE_CHANNELS:
             speaker_phone = external_id
             if phone_members is None or _phone_of(uow, external_id, phone_members):
@@ -241,13 +242,9 @@ def check_budgets(
     """Alert on budgets that reached 80% or 100% (once each per period), re-arm the ones that
     fell back under, and — in scheduled runs — warn when the pace would overshoot. With
     ``settings`` the alerts reach phone members too (:func:`queue_to_group`)."""
-    schedule = ScheduleRepository(uow.connection)
+    schedule = ScheduleRepository(uow.connection, uow.cache)
     sent_count = 0
-    key = ("budgets", group.id)  # asked after every entry; kept until a budget is written
-    budgets = uow.cache.get(key)
-    if budgets is None:
-        budgets = uow.cache[key] = schedule.budgets(group.id)
-    for budget, _ in budgets:
+    for budget, _ in schedule.budgets(group.id):
         assert budget.id is not None
         start, end = window(budget, today)
         entries = [s.entry for s in uow.ledger.entries_between(group.id, start, end)]

@@ -28,6 +28,7 @@ from chipin.parsing.intents import ParseContext
 from chipin.parsing.recurrence import split_recurrence
 from chipin.parsing.router import parse_offline, parse_text
 from chipin.settings import Settings
+from chipin.store.conversations import split_conversation_key
 from chipin.store.inbox import InboxItem
 from chipin.store.uow import SqlUnitOfWork
 
@@ -171,7 +172,7 @@ class ConversationEngine:
         messages find their group through the sender's phone, and are left to do so."""
         chats = []
         for item in items:
-            channel, _, chat_id = item.conversation_key.partition(":")
+            channel, chat_id = split_conversation_key(item.conversation_key)
             if channel not in phone.PHONE_CHANNELS:
                 chats.append((channel, chat_id))
         uow.conversations.load(chats)

@@ -18,7 +18,6 @@ from collections.abc import Collection
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, select
 
 from chipin.bot.messages import Reply
 from chipin.bot.render import render
@@ -28,10 +27,8 @@ from chipin.bot.views import entry_view
 from chipin.core.entries import Entry, Expense
 from chipin.core.records import Group
 from chipin.settings import Settings
-from chipin.store import tables as t
 from chipin.store.phones import (
     PHONE_CHANNELS,
-    PHONE_IDENTITY,
     Contact,
     InvalidNumber,
     PhoneRepository,
@@ -199,29 +196,9 @@ def share_of(entry: Entry, name: str) -> int:
     return entry.amount if name in (entry.debtor, entry.creditor) else 0
 
 
-_GROUP_PHONES = (
-    select(t.members.c.id, t.members.c.name, t.member_identities.c.external_user_id)
-    .select_from(
-        t.member_identities.join(t.members, t.members.c.id == t.member_identities.c.member_id)
-    )
-    .where(
-        and_(
-            t.members.c.group_id == bindparam("group_id"),
-            t.member_identities.c.channel == PHONE_IDENTITY,
-        )
-    )
-)
-
-
 def group_phones(uow: SqlUnitOfWork, group_id: int) -> dict[str, tuple[int, str]]:
-    """member name → (member id, phone number), for the group's members who have a phone: one
-    query, so a group without any (the common case) costs one indexed look-up."""
-    key = ("phones", group_id)  # kept for the unit of work: it is asked after every entry
-    found: dict[str, tuple[int, str]] | None = uow.cache.get(key)
-    if found is None:
-        rows = uow.connection.execute(_GROUP_PHONES, {"group_id": group_id})
-        found = uow.cache[key] = {str(r.name): (int(r.id), str(r.external_user_id)) for r in rows}
-    return dict(found)
+    """member name → (member id, phone number) for the group's members who have a phone."""
+    return PhoneRepository(uow.connection, uow.cache).group_phones(group_id)
 
 
 def entry_changed(

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine
 
 from chipin.bot.claims import Wakeup, drain, keep_claiming
 from chipin.bot.messages import ChannelAdapter, SendError, SendResult
+from chipin.store.conversations import split_conversation_key
 from chipin.store.outbox import OutboxItem, OutboxQueue
 from chipin.store.uow import SqlUnitOfWork
 
@@ -244,6 +245,6 @@ class Dispatcher:
 
 
 def _conversation(uow: SqlUnitOfWork, item: OutboxItem) -> int | None:
-    channel, _, external_id = item.conversation_key.partition(":")
+    channel, external_id = split_conversation_key(item.conversation_key)
     found = uow.conversations.get(channel, external_id)
     return found.id if found else None

@@ -31,6 +31,12 @@ def conversation_key(channel: str, external_id: str) -> str:
     return f"{channel}:{external_id}"
 
 
+def split_conversation_key(key: str) -> tuple[str, str]:
+    """(channel, external id) of a :func:`conversation_key`."""
+    channel, _, external_id = key.partition(":")
+    return channel, external_id
+
+
 class ConversationRepository:
     def __init__(self, conn: Connection, cache: dict[Any, Any] | None = None) -> None:
         self.conn = conn

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     insert,
     or_,
     select,
@@ -224,9 +225,38 @@ class Delivery:
     """This report moved the status forward (False: a repeat or an out-of-order report)."""
 
 
+_GROUP_PHONES = (
+    select(t.members.c.id, t.members.c.name, t.member_identities.c.external_user_id)
+    .select_from(
+        t.member_identities.join(t.members, t.members.c.id == t.member_identities.c.member_id)
+    )
+    .where(
+        and_(
+            t.members.c.group_id == bindparam("group_id"),
+            t.member_identities.c.channel == PHONE_IDENTITY,
+        )
+    )
+)
+
+
 class PhoneRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, cache: dict[Any, Any] | None = None) -> None:
         self.conn = conn
+        self._cache: dict[Any, Any] = {} if cache is None else cache
+        """A unit of work's look-up cache (``SqlUnitOfWork.cache``), emptied by any write to
+        member identities or members."""
+
+    def group_phones(self, group_id: int) -> dict[str, tuple[int, str]]:
+        """member name → (member id, phone number), for the group's members who have a phone:
+        one query, read once per unit of work (it is asked after every entry), so a group
+        without any (the common case) costs one indexed look-up a round."""
+        key = ("phones", group_id)
+        found: dict[str, tuple[int, str]] | None = self._cache.get(key)
+        if found is None:
+            rows = self.conn.execute(_GROUP_PHONES, {"group_id": group_id})
+            found = {str(r.name): (int(r.id), str(r.external_user_id)) for r in rows}
+            self._cache[key] = found
+        return dict(found)
 
     # -- contacts ----------------------------------------------------------------------------
 

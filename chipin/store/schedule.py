@@ -161,8 +161,11 @@ class RecurringRule:
 
 
 class ScheduleRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, cache: dict[Any, Any] | None = None) -> None:
         self.conn = conn
+        self._cache: dict[Any, Any] = {} if cache is None else cache
+        """A unit of work's look-up cache (``SqlUnitOfWork.cache``), emptied by any write to
+        budgets or members."""
 
     # -- budgets -----------------------------------------------------------------------------
 
@@ -204,7 +207,16 @@ class ScheduleRepository:
         return int(self.conn.execute(query).rowcount)
 
     def budgets(self, group_id: int | None = None) -> list[tuple[Budget, str | None]]:
-        """Budgets with the name of their member (None for group budgets)."""
+        """Budgets with the name of their member (None for group budgets); a group's are read
+        once per unit of work (they are asked after every entry)."""
+        if group_id is not None:
+            key = ("budgets", group_id)
+            if key not in self._cache:
+                self._cache[key] = self._budgets(group_id)
+            return list(self._cache[key])
+        return self._budgets(None)
+
+    def _budgets(self, group_id: int | None) -> list[tuple[Budget, str | None]]:
         from chipin.store.tables import members
 
         query = select(budgets, members.c.name.label("member_name")).outerjoin(
