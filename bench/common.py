@@ -206,22 +206,40 @@ def free_port() -> int:
         return port
 
 
-def _descendants(pid: int) -> list[int]:
-    """The processes under ``pid`` (uvicorn's worker processes), from ``/proc``."""
-    parents: dict[int, list[int]] = {}
+def proc_ticks(pid: int) -> int:
+    """CPU clock ticks (user + system) ``pid`` used so far; 0 when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = raw.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def parents() -> dict[int, int]:
+    """pid → parent pid of every process, from ``/proc``."""
+    out = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        parents.setdefault(ppid, []).append(int(entry.name))
+        if entry.name.isdigit():
+            try:
+                out[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes under ``pid`` (uvicorn's worker processes)."""
+    children: dict[int, list[int]] = {}
+    for child, parent in parents().items():
+        children.setdefault(parent, []).append(child)
     found, todo = [], [pid]
     while todo:
-        children = parents.get(todo.pop(), [])
-        found += children
-        todo += children
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
     return found
 
 
@@ -235,13 +253,7 @@ class Server:
         """CPU time the server used so far (its processes, all threads): a figure that other
         loads on a shared machine disturb far less than a wall-clock rate. The database
         server's CPU is not in it."""
-        ticks = 0
-        for pid in (self.pid, *_descendants(self.pid)):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # gone meanwhile
-                continue
-            ticks += int(fields[11]) + int(fields[12])
+        ticks = sum(proc_ticks(pid) for pid in (self.pid, *_descendants(self.pid)))
         return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -388,10 +400,7 @@ class _Connection(asyncio.Protocol):
 
     async def send(self, request: bytes) -> int:
         """Send ``request``; the answer's status."""
-        assert self.transport is not None
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
-        return (await self.waiter)[0]
+        return (await self.exchange(request))[0]
 
     async def exchange(self, request: bytes, timeout: float | None = None) -> tuple[int, bytes]:
         """Send ``request``; the answer's status and body. After ``timeout`` seconds without
@@ -524,14 +533,11 @@ async def fixed_rate(
     rate: int,
     seconds: float,
     make: Callable[[], Post],
-    *,
-    ahead: bool = True,
 ) -> Figures:
     """Open loop: ``rate`` requests a second for ``seconds`` over up to 64 connections,
     latency counted from each one's scheduled start (a stall, or a late generator, counts
     against the server: no coordinated omission). The requests are made before the clock
-    starts (``ahead``, kept for callers: always so now)."""
-    del ahead
+    starts."""
     latencies: list[float] = []
     errors = 0
     count = int(rate * seconds)
@@ -581,7 +587,6 @@ def run_backend(
     seconds: float,
     make: Callable[[], Post],
     *,
-    ahead: bool = True,
     bares: tuple[tuple[str, str], ...] = (("bare", "/bench/bare"),),
 ) -> Results:
     """The webhook and the bare endpoint(s) (label, path) at each concurrency, then the webhook
@@ -598,7 +603,7 @@ def run_backend(
                 f"errors {got.errors}  load {load()}",
                 flush=True,
             )
-    fixed = fixed_rate(srv.base, webhook, FIXED_RATE, seconds + 1, make, ahead=ahead)
+    fixed = fixed_rate(srv.base, webhook, FIXED_RATE, seconds + 1, make)
     got = measured(srv, fixed)
     results[("fixed", FIXED_RATE)] = got
     print(

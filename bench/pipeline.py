@@ -100,9 +100,12 @@ from sqlalchemy import Engine, and_, event, func, select, text  # noqa: E402
 from bench.common import (  # noqa: E402 - after the path fix
     Pool,
     encode,
+    free_port,
     load,
     machine,
+    parents,
     postgres_database,
+    proc_ticks,
     server_context,
     terminate,
 )
@@ -219,36 +222,6 @@ def check_plan(plan: list[Planned], rooms: list[Room], sample: int = 400) -> str
 
 
 # -- processes and CPU ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proc_ticks(pid: int) -> int:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    fields = raw.rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def parents() -> dict[int, int]:
-    """pid → parent pid of every process."""
-    out = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                raw = (d / "stat").read_text()
-            except OSError:
-                continue
-            out[int(d.name)] = int(raw.rsplit(")", 1)[1].split()[1])
-    return out
 
 
 def postgres_ticks() -> dict[int, int]:
