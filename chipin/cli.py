@@ -125,18 +125,15 @@ def run_web(app_: Any, *, host: str, port: int, workers: int = 1) -> None:
     too, so they measure what a user runs."""
     import uvicorn
 
-    if workers > 1:
-        uvicorn.run(
-            app_,
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
-    else:
-        uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app_,
+        factory=workers > 1,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command("serve")

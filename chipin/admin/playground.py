@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, and_, select, text
+from sqlalchemy import Engine, and_, select
 from sqlalchemy.exc import IntegrityError
 
 from chipin import __version__
@@ -36,7 +36,7 @@ from chipin.core.money import format_minor
 from chipin.core.records import Group, Member, name_key
 from chipin.settings import Settings
 from chipin.store import tables as t
-from chipin.store.conversations import Conversation
+from chipin.store.conversations import Conversation, ConversationRepository
 from chipin.store.outbox import OutboxItem
 from chipin.store.uow import SqlUnitOfWork
 
@@ -67,14 +67,6 @@ the rooms anyone talks in at once (``bench/pipeline.py`` uses 50)."""
 
 
 # -- who may speak -------------------------------------------------------------------------------
-
-_ROSTER = text(
-    "SELECT g.name AS group_name, m.name_key AS member_key, m.name AS member_name"
-    " FROM conversations c"
-    " JOIN groups g ON g.id = c.group_id"
-    " LEFT JOIN members m ON m.group_id = c.group_id AND m.active"
-    " WHERE c.channel = :channel AND c.external_id = :room"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +110,10 @@ class Rosters:
         """The room's roster read now (one query) and kept, or None: no such room."""
         now = self.clock()
         with engine.connect() as conn:
-            rows = conn.execute(_ROSTER, {"channel": CHANNEL, "room": room_id}).all()
-        if not rows:
+            found = ConversationRepository(conn).roster(CHANNEL, room_id)
+        if found is None:
             return None
-        roster = Roster(
-            rows[0].group_name,
-            {r.member_key: r.member_name for r in rows if r.member_key is not None},
-            now,
-        )
+        roster = Roster(*found, now)
         with self._lock:
             self._rosters[room_id] = roster
             self._rosters.move_to_end(room_id)

@@ -30,6 +30,7 @@ from sqlalchemy.pool import Pool
 
 from chipin.bot.messages import InboundMessage
 from chipin.store.conversations import conversation_key
+from chipin.store.db import autocommit
 from chipin.store.inbox import InboxQueue, enqueue_many_is_one_statement
 from chipin.store.uow import SqlUnitOfWork
 
@@ -180,7 +181,8 @@ class InboxWriter:
             # set and reset per batch)
             if self._conn is None:
                 self._pool = self.engine.pool
-                self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                self._conn = autocommit(self.engine)
+                assert self._conn is not None  # one statement only on PostgreSQL
             try:
                 return InboxQueue(self._conn).enqueue_many(rows, self.clock())
             except Exception:

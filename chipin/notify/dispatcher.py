@@ -20,11 +20,12 @@ import random
 from collections.abc import Callable, Mapping
 
 import structlog
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from chipin.bot.claims import Wakeup, drain, keep_claiming
 from chipin.bot.messages import ChannelAdapter, SendError, SendResult
 from chipin.store.conversations import split_conversation_key
+from chipin.store.db import autocommit
 from chipin.store.outbox import OutboxItem, OutboxQueue
 from chipin.store.uow import SqlUnitOfWork
 
@@ -68,16 +69,9 @@ class Dispatcher:
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
 
-    def _autocommit(self) -> Connection | None:
-        """On PostgreSQL a connection in autocommit, for work that is one statement (atomic by
-        itself): no BEGIN and COMMIT round trips. SQLite is in process; it gains nothing."""
-        if self.engine.dialect.name != "postgresql":
-            return None
-        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
     def _claim(self, holder: str) -> list[OutboxItem]:
         channels = tuple(self.adapters) or None
-        conn = self._autocommit()
+        conn = autocommit(self.engine)
         if conn is not None:
             with conn:
                 return OutboxQueue(conn).claim_due(
@@ -152,7 +146,7 @@ class Dispatcher:
             for n, (item, result) in enumerate(outcomes)
             if isinstance(result, SendResult) and self._hook(item) is None
         }
-        if len(plain) == len(outcomes) and (conn := self._autocommit()) is not None:
+        if len(plain) == len(outcomes) and (conn := autocommit(self.engine)) is not None:
             # only plain successes: each row's UPDATE stands alone, so no transaction is needed
             try:
                 with conn:

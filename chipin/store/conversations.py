@@ -7,10 +7,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, select, text, update
 
 from chipin.store import tables as t
 from chipin.store.sql import insert_ignore
+
+_ROSTER = text(
+    "SELECT g.name AS group_name, m.name_key AS member_key, m.name AS member_name"
+    " FROM conversations c"
+    " JOIN groups g ON g.id = c.group_id"
+    " LEFT JOIN members m ON m.group_id = c.group_id AND m.active"
+    " WHERE c.channel = :channel AND c.external_id = :room"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +139,15 @@ class ConversationRepository:
             .where(t.conversations.c.id == conversation_id)
             .values(updated_at=now, **fields)
         )
+
+    def roster(self, channel: str, external_id: str) -> tuple[str, dict[str, str]] | None:
+        """The group name of a chat and its active members' stored names by name key, in one
+        query (the playground checks every speaker against it); None: no such chat or group."""
+        rows = self.conn.execute(_ROSTER, {"channel": channel, "room": external_id}).all()
+        if not rows:
+            return None
+        names = {r.member_key: r.member_name for r in rows if r.member_key is not None}
+        return str(rows[0].group_name), names
 
     def member_for(self, group_id: int, channel: str, external_user_id: str) -> int | None:
         """The member id of this channel user in this group, if they are linked."""

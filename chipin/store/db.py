@@ -78,3 +78,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def autocommit(engine: Engine) -> Connection | None:
+    """On PostgreSQL a connection in autocommit, for work that is one statement (atomic by
+    itself): no BEGIN and COMMIT round trips. None on SQLite, which is in process and gains
+    nothing (the caller keeps its transaction)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
